@@ -1,0 +1,4 @@
+"""geocommune production chain: read → detect CRS → validate → normalise → strip RGPD → publish.
+
+Nothing in this package imports ``server``.
+"""
