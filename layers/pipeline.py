@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -27,13 +27,14 @@ from .identity import content_hash, feature_ids, find_duplicates
 from .mapping import map_columns
 from .normalise import normalise_values
 from .readers import read_source
-from .report import Report
+from .report import Problem, Report
 from .rgpd import strip_personal_data
 from .schemas import load_schema
 from .schema_model import NationalSchema
 from .source import SourceTable
 from .territory import Territory
 from .validation import validate_features, validate_frame
+from .values import to_multi_value
 
 Progress = Callable[[str], None]
 
@@ -100,6 +101,29 @@ def _fill_coordinate_fields(frame: pd.DataFrame, spec: LayerSpec, geometry: gpd.
     return frame
 
 
+def _lists_from_text(frame: pd.DataFrame, schema: NationalSchema, report: Report) -> pd.DataFrame:
+    """Shapefile, GeoPackage and CSV cannot hold a list: a JSON Schema array field arrives
+    as text (``V1:V6``, ``["V1"]``, ``{a,b}``) and is read as the list it stands for."""
+    fields = [s.name for s in schema.fields if s.type == "array" and s.name in frame.columns]
+    if not fields:
+        return frame
+    frame = frame.copy()
+    for name in fields:
+        frame[name] = to_multi_value(frame[name])
+    report.notes.append("Champs listes lus depuis du texte (format sans listes) : " + ", ".join(fields))
+    return frame
+
+
+def _expected_by_source(problems: list[Problem], adapter, columns: list[str]) -> list[Problem]:
+    """A source form that omits fields on purpose (the Géo'DAE export drops phones and
+    e-mails) makes their absence an information, not an error."""
+    omitted = getattr(adapter, "OMITTED_BY_SOURCE", frozenset()) if adapter is not None else frozenset()
+    if not omitted or not adapter.detect(columns):
+        return problems
+    return [replace(p, severity="info", message=p.message + " (omis par l'export national, RGPD)")
+            if p.rule == "missing-column" and p.field in omitted else p for p in problems]
+
+
 def _coordinate_fields(spec: LayerSpec) -> set[str]:
     return {v for k, v in spec.coordinates.items() if k in ("lat", "lon", "point")}
 
@@ -135,11 +159,15 @@ def prepare_layer(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
     frame = frame.rename(columns=mapping.rename)
     frame = _fill_coordinate_fields(frame, spec, source.geometry)
 
+    if schema.kind == "json-schema" and source.format != "GeoJSON":
+        frame = _lists_from_text(frame, schema, report)
+
     step("validation")
     if schema.kind == "json-schema":
-        report.extend(validate_features(frame, source.geometry, schema, rows))
+        problems = validate_features(frame, source.geometry, schema, rows)
     else:
-        report.extend(validate_frame(frame, schema, rows))
+        problems = validate_frame(frame, schema, rows)
+    report.extend(_expected_by_source(problems, adapter, list(source.frame.columns)))
     sha = file_sha256(path)
     if validate_only:
         geometry, usable = check_geometries(source.geometry, spec.geometry, rows, territory, report)
@@ -166,6 +194,13 @@ def prepare_layer(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
     field_types = {k: v for k, v in field_types.items() if k in cleaned.columns}
 
     published = cleaned.loc[keep].copy()
+    if "id" in published.columns:
+        if spec.id_field == "id":  # the schema's own identifier is the feature id (acceslibre)
+            published = published.drop(columns=["id"])
+        else:  # "id" is reserved for the stable feature id
+            published = published.rename(columns={"id": "id_source"})
+            field_types["id_source"] = field_types.pop("id", "string")
+            report.notes.append("Le champ « id » du fichier est publié sous le nom « id_source ».")
     published.insert(0, "id", ids[keep].to_numpy())
     out = gpd.GeoDataFrame(published, geometry=geometry[keep].to_numpy(), crs="EPSG:4326")
     out = out.rename_geometry("geom") if "geom" not in out.columns else out

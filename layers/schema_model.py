@@ -28,6 +28,8 @@ class FieldSpec:
     false_values: tuple[str, ...] = ("false", "False", "FALSE", "0")
     item_type: str | None = None  # for arrays
     item_enum: tuple[Any, ...] | None = None  # for arrays ("arrayItem.enum" / JSON Schema items.enum)
+    min_length: int | None = None  # Table Schema constraints.minLength (strings: characters, arrays: items)
+    max_length: int | None = None  # Table Schema constraints.maxLength
 
 
 @dataclass

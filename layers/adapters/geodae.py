@@ -15,6 +15,9 @@ from ..schema_model import NationalSchema
 from ..values import join_multi_value, to_boolean
 
 PREFIX = "c_"
+# The national export already drops these fields (phones and e-mails, RGPD): their absence
+# is expected, not a defect of the file.
+OMITTED_BY_SOURCE = frozenset({"tel1", "tel2", "site_email", "expt_tel1", "expt_tel2", "expt_email"})
 DUPLICATE_FLAG = "c_doublon"
 
 

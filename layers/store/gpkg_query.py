@@ -1,0 +1,326 @@
+"""Queries on one open GeoPackage layer: bbox through the R-tree, filters, sort, page, count.
+
+Everything is compiled to one parameterised SQL ``WHERE`` clause, so that the page
+(``LIMIT``/``OFFSET``) and ``numberMatched`` (``count(*)``) are computed by SQLite on the
+same criteria.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import orjson
+import shapely
+
+from .base import And, BBox, Comparison, InvalidQueryError, Not, Or, QueryResult, Where
+from .gpkg_reader import CELL_DECODERS, OpenLayer, decode_geometries, quote
+
+_SQL_OPS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_TRUE = {"true", "1", "yes", "oui", "vrai"}
+_FALSE = {"false", "0", "no", "non", "faux"}
+
+
+# -- values -------------------------------------------------------------------------
+
+
+def _coerce(layer: OpenLayer, name: str, value: Any) -> Any:
+    """A query value (often text from a URL) → the type stored in the column."""
+    kind = layer.field_types.get(name, "string")
+    if value is None:
+        return None
+    try:
+        if kind == "integer":
+            if isinstance(value, bool):
+                raise ValueError
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if kind == "number":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "boolean":
+            if isinstance(value, bool):
+                return int(value)
+            text = str(value).strip().lower()
+            if text in _TRUE:
+                return 1
+            if text in _FALSE:
+                return 0
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InvalidQueryError(
+            f"valeur « {value} » invalide pour le champ « {name} » de type {kind}", field=name
+        ) from None
+    if kind in ("array", "object"):
+        raise InvalidQueryError(
+            f"le champ « {name} » est une liste : seuls les tests de nullité s'y appliquent", field=name
+        )
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _column(layer: OpenLayer, name: str) -> str:
+    if name not in layer.columns:
+        raise InvalidQueryError(
+            f"propriété inconnue « {name} » ; propriétés de la couche : {', '.join(layer.columns)}",
+            field=name,
+        )
+    return quote(name)
+
+
+# -- WHERE ------------------------------------------------------------------------------
+
+
+def _compile_where(layer: OpenLayer, node: Where, params: list[Any]) -> str:
+    if isinstance(node, And) or isinstance(node, Or):
+        if not node.items:
+            return "1" if isinstance(node, And) else "0"
+        joiner = " AND " if isinstance(node, And) else " OR "
+        return "(" + joiner.join(_compile_where(layer, item, params) for item in node.items) + ")"
+    if isinstance(node, Not):
+        return f"(NOT {_compile_where(layer, node.item, params)})"
+    if not isinstance(node, Comparison):
+        raise InvalidQueryError(f"expression de filtre non prise en charge : {node!r}")
+    column = _column(layer, node.property)
+    op = node.op
+    if op == "isnull":
+        return f"({column} IS NULL)"
+    if op in _SQL_OPS:
+        params.append(_coerce(layer, node.property, node.value))
+        return f"({column} {_SQL_OPS[op]} ?)"
+    if op == "like":
+        if layer.field_types.get(node.property, "string") not in ("string", "date", "datetime"):
+            raise InvalidQueryError(f"LIKE ne s'applique qu'aux textes (champ « {node.property} »)")
+        params.append(str(node.value))
+        return f"({column} LIKE ? ESCAPE '\\')"
+    if op == "in":
+        values = [_coerce(layer, node.property, v) for v in node.value]
+        if not values:
+            return "0"
+        params.extend(values)
+        return f"({column} IN ({', '.join('?' * len(values))}))"
+    if op == "between":
+        low, high = node.value
+        params.extend([_coerce(layer, node.property, low), _coerce(layer, node.property, high)])
+        return f"({column} BETWEEN ? AND ?)"
+    raise InvalidQueryError(f"opérateur de filtre non pris en charge : {op}")
+
+
+def _normalise_bboxes(bbox: BBox) -> list[tuple[float, float, float, float]]:
+    values = [float(v) for v in bbox]
+    if len(values) == 6:  # minx, miny, minz, maxx, maxy, maxz: the store is 2D
+        values = [values[0], values[1], values[3], values[4]]
+    if len(values) != 4:
+        raise InvalidQueryError("bbox attend 4 valeurs : ouest, sud, est, nord")
+    minx, miny, maxx, maxy = values
+    if miny > maxy:
+        raise InvalidQueryError("bbox : le sud doit être inférieur au nord")
+    if minx > maxx:  # crosses the antimeridian: two boxes
+        return [(minx, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)]
+    return [(minx, miny, maxx, maxy)]
+
+
+@dataclass
+class _Sql:
+    """A compiled WHERE clause, and the match count when the bbox alone already gives it."""
+
+    where: str
+    params: list[Any]
+    known_count: int | None = None
+
+
+def _covers(outer: tuple[float, float, float, float], inner: Sequence[float] | None) -> bool:
+    return inner is not None and outer[0] <= inner[0] and outer[1] <= inner[1] and outer[2] >= inner[2] and outer[3] >= inner[3]
+
+
+def _bbox_clause(layer: OpenLayer, box: tuple[float, float, float, float], params: list[Any]) -> tuple[str, int]:
+    """Exact "intersects the box" on top of the R-tree; returns (SQL, number of matches).
+
+    The R-tree stores 32-bit float boxes rounded outwards, so it answers exactly only
+    for entries wholly inside the query box; the entries that merely overlap it (border
+    points, long lines) are checked with shapely on their real geometry. Which SQL form
+    is used depends on how many entries are inside: SQLite materialises an ``IN
+    (subquery)`` set, so for a box holding most of the layer we name the (few) entries
+    outside it instead.
+    """
+    geom = quote(layer.geometry_column)
+    if _covers(box, layer.metadata.get("extent")):
+        # The box holds the whole layer: every feature with a geometry matches.
+        total = layer.metadata.get("geometry_count")
+        if total is None:
+            total = layer.execute(f"SELECT count(*) FROM {quote(layer.table)} WHERE {geom} IS NOT NULL")[0][0]
+        return f"({geom} IS NOT NULL)", int(total)
+    if layer.rtree is None:
+        raise InvalidQueryError(f"la couche « {layer.table} » n'a pas d'index spatial")
+    fid = quote(layer.fid_column)
+    rtree = quote(layer.rtree)
+    minx, miny, maxx, maxy = box
+    inside = "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
+    inside_params = [minx, maxx, miny, maxy]
+    overlap = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
+    overlap_params = [maxx, minx, maxy, miny]
+    border = layer.execute(
+        f"SELECT t.{fid}, t.{geom} FROM {quote(layer.table)} t "
+        f"WHERE t.{fid} IN (SELECT id FROM {rtree} WHERE {overlap} AND NOT ({inside}))",
+        overlap_params + inside_params,
+    )
+    hits: list[int] = []
+    if border:
+        fids, blobs = zip(*border)
+        keep = shapely.intersects(decode_geometries(blobs), shapely.box(minx, miny, maxx, maxy))
+        hits = np.asarray(fids)[keep].tolist()
+    inside_count = layer.execute(f"SELECT count(*) FROM {rtree} WHERE {inside}", inside_params)[0][0]
+    if inside_count * 2 > count_all(layer):
+        clause = f"({geom} IS NOT NULL AND {fid} NOT IN (SELECT id FROM {rtree} WHERE NOT ({inside})))"
+    else:
+        clause = f"{fid} IN (SELECT id FROM {rtree} WHERE {inside})"
+    params.extend(inside_params)
+    if hits:
+        # One JSON parameter rather than one "?" per id: no limit on the number of hits.
+        clause = f"({clause} OR {fid} IN (SELECT value FROM json_each(?)))"
+        params.append(orjson.dumps(hits).decode())
+    return clause, inside_count + len(hits)
+
+
+def build_where(
+    layer: OpenLayer,
+    *,
+    bbox: BBox | None,
+    properties: Mapping[str, Any] | Sequence[tuple[str, Any]] | None,
+    where: Where | None,
+) -> _Sql:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if properties:
+        items = properties.items() if isinstance(properties, Mapping) else properties
+        for name, value in items:
+            clauses.append(_compile_where(layer, Comparison(name, "=", value), params))
+    if where is not None:
+        clauses.append(_compile_where(layer, where, params))
+    known_count = None
+    if bbox is not None and len(bbox) > 0:
+        boxes = _normalise_bboxes(bbox)
+        compiled = [_bbox_clause(layer, box, params) for box in boxes]
+        clauses.append(compiled[0][0] if len(compiled) == 1 else "(" + " OR ".join(c for c, _ in compiled) + ")")
+        if len(compiled) == 1 and len(clauses) == 1:
+            known_count = compiled[0][1]
+    return _Sql((" WHERE " + " AND ".join(clauses)) if clauses else "", params, known_count)
+
+
+def _order_by(layer: OpenLayer, sortby: Sequence[str] | None) -> str:
+    keys: list[str] = []
+    for key in sortby or ():
+        descending = key.startswith("-")
+        name = key[1:] if key[:1] in "+-" else key
+        column = _column(layer, name)
+        # Missing values last in both directions ("-rang" shows the highest ranks first);
+        # spelt out because SQLite and PostgreSQL defaults differ.
+        keys.append(f"{column} {'DESC' if descending else 'ASC'} NULLS LAST")
+    keys.append(quote(layer.fid_column))  # stable order: paging never repeats or skips a feature
+    return " ORDER BY " + ", ".join(keys)
+
+
+# -- rows → result ------------------------------------------------------------------------
+
+
+def materialise(
+    layer: OpenLayer,
+    rows: list[tuple[Any, ...]],
+    names: Sequence[str],
+    *,
+    with_geometry: bool,
+    number_matched: int,
+) -> QueryResult:
+    """Rows of (id, *names, geom?) → QueryResult, converting cells column by column."""
+    if not rows:
+        return QueryResult([], [], np.empty(0, dtype=object), number_matched, with_geometry)
+    columns = list(zip(*rows))
+    ids = [str(v) for v in columns[0]]
+    types = layer.field_types
+    values = []
+    for name, column in zip(names, columns[1 : 1 + len(names)]):
+        decoder = CELL_DECODERS.get(types.get(name, "string"))
+        values.append(decoder(column) if decoder else column)
+    properties = [dict(zip(names, cells)) for cells in zip(*values)] if names else [{} for _ in ids]
+    if with_geometry:
+        geometries = decode_geometries(columns[-1])
+    else:
+        geometries = np.full(len(ids), None, dtype=object)
+    return QueryResult(ids, properties, geometries, number_matched, with_geometry)
+
+
+def selected_columns(layer: OpenLayer, select: Sequence[str] | None) -> list[str]:
+    attributes = [c for c in layer.columns if c != "id"]
+    if not select:
+        return attributes
+    for name in select:
+        _column(layer, name)
+    wanted = set(select)
+    return [c for c in attributes if c in wanted]
+
+
+def run_query(
+    layer: OpenLayer,
+    *,
+    bbox: BBox | None,
+    limit: int,
+    offset: int,
+    sortby: Sequence[str] | None,
+    properties: Mapping[str, Any] | Sequence[tuple[str, Any]] | None,
+    where: Where | None,
+    select: Sequence[str] | None,
+    skip_geometry: bool,
+    count: bool,
+) -> QueryResult:
+    if limit < 0 or offset < 0:
+        raise InvalidQueryError("limit et offset doivent être positifs ou nuls")
+    compiled = build_where(layer, bbox=bbox, properties=properties, where=where)
+    where_sql, params = compiled.where, compiled.params
+    order_sql = _order_by(layer, sortby)
+    names = selected_columns(layer, select)
+    table = quote(layer.table)
+    if count:
+        if compiled.known_count is not None:
+            number_matched = compiled.known_count
+        elif where_sql:
+            number_matched = layer.execute(f"SELECT count(*) FROM {table}{where_sql}", params)[0][0]
+        else:
+            number_matched = count_all(layer)
+    else:
+        number_matched = -1
+    if limit == 0 or (count and offset >= number_matched):
+        return materialise(layer, [], names, with_geometry=not skip_geometry, number_matched=number_matched)
+    select_sql = ", ".join([quote("id"), *map(quote, names)] + ([] if skip_geometry else [quote(layer.geometry_column)]))
+    rows = layer.execute(
+        f"SELECT {select_sql} FROM {table}{where_sql}{order_sql} LIMIT ? OFFSET ?",
+        [*params, int(limit), int(offset)],
+    )
+    return materialise(layer, rows, names, with_geometry=not skip_geometry, number_matched=number_matched)
+
+
+def count_all(layer: OpenLayer) -> int:
+    # GDAL keeps the feature count in gpkg_ogr_contents: no table scan.
+    row = layer.execute(
+        "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?", (layer.table,)
+    ) if _has_table(layer, "gpkg_ogr_contents") else []
+    if row and row[0][0] is not None:
+        return int(row[0][0])
+    return int(layer.execute(f"SELECT count(*) FROM {quote(layer.table)}")[0][0])
+
+
+def _has_table(layer: OpenLayer, name: str) -> bool:
+    return bool(layer.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+
+
+def get_feature(layer: OpenLayer, feature_id: str) -> dict[str, Any] | None:
+    names = selected_columns(layer, None)
+    select_sql = ", ".join([quote("id"), *map(quote, names), quote(layer.geometry_column)])
+    rows = layer.execute(f"SELECT {select_sql} FROM {quote(layer.table)} WHERE {quote('id')} = ?", (str(feature_id),))
+    if not rows:
+        return None
+    return materialise(layer, rows, names, with_geometry=True, number_matched=1).features[0]

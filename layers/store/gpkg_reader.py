@@ -1,0 +1,195 @@
+"""Read side of the GeoPackage store: plain ``sqlite3`` (no SpatiaLite), one connection per
+published file and per process, re-opened when the file is replaced.
+
+Why plain sqlite3: reads must be fast and must not depend on a SpatiaLite build. A
+GeoPackage is a SQLite file whose geometry cells are "GeoPackage binary" (a small header
+followed by WKB) and whose spatial index is an ``rtree`` virtual table, which the SQLite
+bundled with Python supports. We decode the headers ourselves and hand the WKB to shapely
+in one vectorised call.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import shapely
+
+from layers.errors import StoreError
+
+METADATA_TABLE = "geocommune_metadata"
+
+# GeoPackage binary header: "GP", version, flags, srs_id (int32), then an optional envelope
+# whose size depends on bits 1-3 of the flags (0: none, 1: xy, 2: xyz, 3: xym, 4: xyzm).
+_HEADER_BYTES = 8
+_ENVELOPE_BYTES = (0, 32, 48, 48, 64, 0, 0, 0)
+
+
+def quote(identifier: str) -> str:
+    """SQL identifier quoting (layer ids contain dashes)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def decode_geometries(blobs: list[bytes | None] | tuple[bytes | None, ...]) -> np.ndarray:
+    """GeoPackage geometry blobs → shapely array (None stays None)."""
+    wkb = np.empty(len(blobs), dtype=object)
+    # Slicing the header off is the only per-row Python work; parsing is shapely's (C, vectorised).
+    wkb[:] = [None if b is None else b[_HEADER_BYTES + _ENVELOPE_BYTES[(b[3] >> 1) & 7]:] for b in blobs]
+    return shapely.from_wkb(wkb)
+
+
+def _to_bool(values: tuple[Any, ...]) -> list[bool | None]:
+    return [None if v is None else bool(v) for v in values]
+
+
+def _from_json(values: tuple[Any, ...]) -> list[Any]:
+    return [None if v is None else orjson.loads(v) for v in values]
+
+
+# How stored cells are turned back into the published Python values, per field type.
+CELL_DECODERS = {"boolean": _to_bool, "array": _from_json, "object": _from_json}
+
+
+@dataclass
+class OpenLayer:
+    """A read-only connection to one published file and what we learnt when opening it."""
+
+    path: Path
+    identity: tuple[int, int, int]  # inode, mtime (ns), size: changes when the file is replaced
+    connection: sqlite3.Connection
+    table: str
+    fid_column: str
+    geometry_column: str
+    rtree: str | None  # name of the R-tree virtual table, if the layer has one
+    columns: tuple[str, ...]  # attribute columns in table order ("id" included)
+    metadata: dict[str, Any]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def field_types(self) -> dict[str, str]:
+        return dict(self.metadata.get("field_types", {}))
+
+    def execute(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self.connection.execute(sql, params).fetchall()
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLayer:
+    # immutable=1: published files are never modified in place (publication replaces the
+    # whole file), so SQLite may skip locking and change detection; we detect replacement
+    # ourselves through the file identity.
+    uri = path.resolve().as_uri() + "?mode=ro&immutable=1"
+    connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA query_only = ON")
+        # CQL2 LIKE is case-sensitive; SQLite's is not by default.
+        connection.execute("PRAGMA case_sensitive_like = ON")
+        connection.execute("PRAGMA mmap_size = 268435456")
+        geometry = connection.execute(
+            "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer_id,)
+        ).fetchone()
+        if geometry is None:
+            raise StoreError(f"la couche « {layer_id} » est absente du fichier", file=path)
+        geometry_column = geometry[0]
+        has_rtree = connection.execute(
+            "SELECT 1 FROM gpkg_extensions WHERE table_name = ? AND column_name = ? "
+            "AND extension_name = 'gpkg_rtree_index'",
+            (layer_id, geometry_column),
+        ).fetchone()
+        info = connection.execute(f"PRAGMA table_info({quote(layer_id)})").fetchall()
+        fid_column = next((row[1] for row in info if row[5]), "fid")
+        columns = tuple(row[1] for row in info if row[1] not in (fid_column, geometry_column))
+        row = connection.execute(
+            f"SELECT metadata FROM {METADATA_TABLE} WHERE layer_id = ?", (layer_id,)
+        ).fetchone()
+        metadata = orjson.loads(row[0]) if row else {}
+    except sqlite3.Error as exc:
+        connection.close()
+        raise StoreError(f"fichier de la couche « {layer_id} » illisible : {exc}", file=path) from None
+    except BaseException:
+        connection.close()
+        raise
+    return OpenLayer(
+        path=path,
+        identity=identity,
+        connection=connection,
+        table=layer_id,
+        fid_column=fid_column,
+        geometry_column=geometry_column,
+        rtree=f"rtree_{layer_id}_{geometry_column}" if has_rtree else None,
+        columns=columns,
+        metadata=metadata,
+    )
+
+
+class LayerReaders:
+    """Process-wide cache of open layers, keyed by file path.
+
+    A re-publication replaces the file (new inode), so comparing ``os.stat`` identity on
+    each access — one system call — is enough to pick it up without a restart. The cache
+    is also dropped after ``fork`` (gunicorn workers): a SQLite connection must not be
+    used in two processes.
+    """
+
+    def __init__(self) -> None:
+        self._layers: dict[Path, OpenLayer] = {}
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def get(self, path: Path, layer_id: str) -> OpenLayer | None:
+        if self._pid != os.getpid():
+            # Inherited from the parent process: forget without closing (the parent owns them).
+            self._layers, self._pid = {}, os.getpid()
+        identity = _identity(path)
+        current = self._layers.get(path)
+        if identity is None:
+            if current is not None:
+                self._forget(path, current)
+            return None
+        if current is not None and current.identity == identity:
+            return current
+        with self._lock:
+            current = self._layers.get(path)
+            if current is not None and current.identity == identity:
+                return current
+            for attempt in range(3):
+                opened = _open(path, layer_id, identity)
+                # The file may have been replaced between stat and open: check again. (After
+                # the last attempt keep what we have: the next access sees the new identity.)
+                after = _identity(path)
+                if after == identity or attempt == 2:
+                    break
+                opened.connection.close()
+                if after is None:
+                    return None
+                identity = after
+            if current is not None:
+                self._forget(path, current)
+            self._layers[path] = opened
+            return opened
+
+    def _forget(self, path: Path, layer: OpenLayer) -> None:
+        # Dropped, not closed: a query running in another thread finishes on the old file;
+        # the connection is closed when its last user lets go of it.
+        if self._layers.get(path) is layer:
+            del self._layers[path]
+
+    def close(self) -> None:
+        layers, self._layers = self._layers, {}
+        for layer in layers.values():
+            with layer.lock:
+                layer.connection.close()

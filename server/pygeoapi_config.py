@@ -1,0 +1,191 @@
+"""The pygeoapi configuration, generated from the catalogue and the store — never kept by hand.
+
+One ``collection`` resource per *published* layer (a catalogue entry that was never
+published is not served). Titles, descriptions and keywords carry both languages; French
+comes first in ``server.languages`` and is therefore pygeoapi's default.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from layers.catalogue import Catalogue, LayerSpec
+from layers.settings import Settings
+from layers.store import Store
+
+PROVIDER_NAME = "server.provider.GeoPackageProvider"
+
+CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+STORAGE_CRS = CRS84
+# Output CRSs offered on every collection (OGC API Features part 2): WGS84 both axis
+# orders, Lambert-93, Web Mercator, and the nine Lambert conic conformal zones CC42…CC50.
+SUPPORTED_CRS = [
+    CRS84,
+    "http://www.opengis.net/def/crs/EPSG/0/4326",
+    "http://www.opengis.net/def/crs/EPSG/0/2154",
+    "http://www.opengis.net/def/crs/EPSG/0/3857",
+    *[f"http://www.opengis.net/def/crs/EPSG/0/{code}" for code in range(3942, 3951)],
+]
+
+DEFAULT_LIMIT = 10
+MAX_LIMIT = 10_000
+
+BASEMAPS = {
+    "osm": (
+        "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        '&copy; <a href="https://openstreetmap.org/copyright">contributeurs OpenStreetMap</a>',
+    ),
+    "ign": (
+        "https://data.geopf.fr/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0&LAYER=GEOGRAPHICALGRIDSYSTEMS.PLANIGNV2"
+        "&STYLE=normal&FORMAT=image/png&TILEMATRIXSET=PM&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}",
+        '&copy; <a href="https://www.ign.fr/">IGN</a>',
+    ),
+}
+
+# Field names that, when present, name a feature for people (HTML item pages).
+TITLE_FIELD_CANDIDATES = ("nom", "name", "titre", "title", "libelle", "nom_etablissement", "denomination")
+
+
+def _licence_summary(catalogue: Catalogue, published: list[LayerSpec]) -> dict[str, str]:
+    licences = {layer.licence.key: layer.licence for layer in (published or catalogue.layers)}
+    if len(licences) == 1:
+        (licence,) = licences.values()
+        return {"name": licence.name, "url": licence.url}
+    names = " ou ".join(licence.name for licence in licences.values())
+    first = next(iter(licences.values()), None)
+    return {"name": f"{names}, selon la collection", "url": first.url if first else ""}
+
+
+def _title_field(field_types: dict[str, str]) -> str | None:
+    for name in TITLE_FIELD_CANDIDATES:
+        if field_types.get(name) == "string":
+            return name
+    return None
+
+
+def _territory_bbox(catalogue: Catalogue) -> list[float]:
+    boxes = catalogue.territory_bboxes
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
+def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalogue: Catalogue) -> dict[str, Any]:
+    links = [
+        {
+            "type": "text/html",
+            "rel": "license",
+            "title": spec.licence.name,
+            "href": spec.licence.url,
+        }
+    ]
+    if spec.schema.url:
+        links.append(
+            {
+                "type": "text/html",
+                "rel": "describedby",
+                # pygeoapi's config schema wants a plain string here (no {fr, en}).
+                "title": f"Schéma national : {spec.schema.title or spec.schema.name} {spec.schema.version}",
+                "href": spec.schema.url,
+            }
+        )
+    extent = metadata.get("extent") or _territory_bbox(catalogue)
+    extents: dict[str, Any] = {"spatial": {"bbox": [float(v) for v in extent], "crs": CRS84}}
+    temporal = metadata.get("temporal")  # {"begin": …, "end": …} when a layer has a time field
+    if temporal:
+        extents["temporal"] = temporal
+    provider: dict[str, Any] = {
+        "type": "feature",
+        "name": PROVIDER_NAME,
+        "data": str(store.path(spec.id).resolve()),
+        "table": spec.id,
+        "id_field": "id",
+        "crs": list(SUPPORTED_CRS),
+        "storage_crs": STORAGE_CRS,
+    }
+    title_field = _title_field(metadata.get("field_types", {}))
+    if title_field:
+        provider["title_field"] = title_field
+    return {
+        "type": "collection",
+        "title": dict(spec.title),
+        "description": dict(spec.description),
+        "keywords": {lang: list(words) for lang, words in spec.keywords.items()},
+        "links": links,
+        "extents": extents,
+        "providers": [provider],
+    }
+
+
+def build_config(settings: Settings, catalogue: Catalogue, store: Store) -> dict[str, Any]:
+    """The whole pygeoapi configuration as a dict (see ``write_config`` for the file)."""
+    published_ids = set(store.published())
+    published = [layer for layer in catalogue.layers if layer.id in published_ids]
+    resources: dict[str, Any] = {}
+    for spec in published:
+        metadata = store.metadata(spec.id) or {}
+        resources[spec.id] = _collection(spec, metadata, store, catalogue)
+
+    publisher = catalogue.publisher
+    map_url, attribution = BASEMAPS.get(settings.basemap, BASEMAPS["osm"])
+    return {
+        "server": {
+            "bind": {"host": settings.host, "port": settings.port},
+            "url": settings.public_url,
+            "mimetype": "application/json; charset=UTF-8",
+            "encoding": "utf-8",
+            "gzip": False,
+            "languages": ["fr", "en"],  # first = default
+            "cors": False,
+            "pretty_print": False,
+            "limits": {"default_items": DEFAULT_LIMIT, "max_items": MAX_LIMIT, "on_exceed": "throttle"},
+            "map": {"url": map_url, "attribution": attribution},
+            "admin": False,
+        },
+        "logging": {"level": "ERROR"},
+        "metadata": {
+            "identification": {
+                "title": {
+                    "fr": f"Données géographiques ouvertes — {publisher['name']}",
+                    "en": f"Open geographic data — {publisher['name']}",
+                },
+                "description": {
+                    "fr": "Couches publiées au format des schémas nationaux, validées à l'ingestion (OGC API Features).",
+                    "en": "Layers published following the French national schemas, validated at ingestion (OGC API Features).",
+                },
+                "keywords": {
+                    "fr": ["données ouvertes", "géographie", "commune", "schémas nationaux"],
+                    "en": ["open data", "geospatial", "municipality", "national schemas"],
+                },
+                "keywords_type": "theme",
+                "terms_of_service": _licence_summary(catalogue, published)["url"],
+                "url": publisher.get("url", settings.public_url),
+            },
+            "license": _licence_summary(catalogue, published),
+            "provider": {"name": publisher["name"], "url": publisher.get("url", "")},
+            "contact": {
+                "name": publisher["name"],
+                "email": publisher.get("email", ""),
+                "url": publisher.get("url", ""),
+                "role": "pointOfContact",
+            },
+        },
+        "resources": resources,
+    }
+
+
+def write_yaml(document: dict[str, Any], path: Path) -> Path:
+    """Write atomically: a worker starting meanwhile never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            yaml.safe_dump(document, handle, allow_unicode=True, sort_keys=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,66 @@
+"""Production serving: gunicorn in front of the pygeoapi Flask app.
+
+``serve(settings)`` is what the CLI calls. The configuration and OpenAPI files are
+generated once, in the gunicorn master (``preload_app``); the workers are forked from it
+and open their own SQLite connections (the store drops connections inherited through
+``fork``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+from layers.settings import Settings, load_settings
+
+LOGGER = logging.getLogger(__name__)
+
+
+def bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host and not host.startswith("[") else f"{host}:{port}"
+
+
+class GeocommuneServer(BaseApplication):
+    """gunicorn's programmatic entry: options from Settings, never from sys.argv."""
+
+    def __init__(self, settings: Settings, options: dict[str, object] | None = None) -> None:
+        self.settings = settings
+        self.options = {
+            "bind": bind_address(settings.host, settings.port),
+            "workers": max(1, int(settings.workers)),
+            "worker_class": "sync",
+            "preload_app": True,
+            "timeout": 60,
+            "graceful_timeout": 10,
+            "accesslog": "-",
+            "errorlog": "-",
+            "loglevel": "info",
+            "proc_name": "geocommune",
+            # gunicorn ≥ 24 opens a control socket at a fixed path in the home folder:
+            # two servers on one machine (tests, staging) would fight over it.
+            "control_socket_disable": True,
+            **(options or {}),
+        }
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            if key in self.cfg.settings and value is not None:
+                self.cfg.set(key, value)
+
+    def load(self):
+        from .app import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run the API until interrupted (SIGINT / SIGTERM stop gunicorn gracefully)."""
+    if settings.host in ("0.0.0.0", "::"):
+        LOGGER.warning("écoute sur toutes les interfaces réseau (%s), comme demandé", settings.host)
+    GeocommuneServer(settings).run()
+
+
+if __name__ == "__main__":  # python -m server.run: settings from GEOCOMMUNE_* variables only
+    serve(load_settings())
