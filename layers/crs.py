@@ -217,20 +217,42 @@ def _fit(candidate: Candidate, x: np.ndarray, y: np.ndarray, territory: Territor
     return float((in_area & territory.contains(lon, lat)).mean())
 
 
-def detect_projection(
-    x: np.ndarray, y: np.ndarray, territory: Territory
-) -> tuple[Candidate, float] | None:
-    """The candidate projected CRS that puts ≥95 % of the points in the territory, or None."""
+@dataclass(frozen=True)
+class Detection:
+    candidate: Candidate
+    score: float
+    alternatives: tuple[str, ...] = ()  # other candidates that fit too but put the points elsewhere
+
+    @property
+    def source(self) -> str:
+        text = (f"détecté par la plage des valeurs ({self.candidate.label}, "
+                f"{self.score:.0%} des points sur le territoire")
+        if self.alternatives:
+            text += f" ; {', '.join(self.alternatives)} possible(s) aussi : précisez --crs en cas de doute"
+        return text + ")"
+
+
+def detect_projection(x: np.ndarray, y: np.ndarray, territory: Territory) -> Detection | None:
+    """The candidate projected CRS that puts ≥95 % of the points in the territory, or None.
+
+    On a tie the earlier candidate wins (Lambert-93 first); candidates that fit as well but
+    put the points somewhere else (Lambert-93 in Corsica versus CC47 in Brittany) are named.
+    """
     xs, ys = _sample(np.asarray(x, float), np.asarray(y, float))
     if len(xs) == 0:
         return None
-    best: tuple[Candidate, float] | None = None
-    for candidate in candidates():
-        score = _fit(candidate, xs, ys, territory)
-        # Strictly greater: on a tie the earlier candidate (Lambert-93 first) is kept.
-        if score >= DETECTION_THRESHOLD and (best is None or score > best[1] + 1e-12):
-            best = (candidate, score)
-    return best
+    fitting = [(c, score) for c in candidates() if (score := _fit(c, xs, ys, territory)) >= DETECTION_THRESHOLD]
+    if not fitting:
+        return None
+    best, score = max(fitting, key=lambda item: item[1])  # max() keeps the first of equals
+    lon, lat = to_lonlat(xs, ys, best.crs)
+    elsewhere = []
+    for other, _ in fitting:
+        olon, olat = to_lonlat(xs, ys, other.crs)
+        # Realisations of one zone (RGAF09, RRAF 1991, WGS 84 / UTM 20N) agree to centimetres.
+        if other is not best and np.nanmax(np.abs(olon - lon) + np.abs(olat - lat)) > 0.01:
+            elsewhere.append(other.label)
+    return Detection(best, score, tuple(elsewhere))
 
 
 def _ranges(x: np.ndarray, y: np.ndarray) -> str:
@@ -306,15 +328,8 @@ def locate_points(
             "(par exemple --crs EPSG:2154)",
             file=file,
         )
-    candidate, score = found
-    lon, lat = to_lonlat(x, y, candidate.crs)
-    source = (
-        f"détecté par la plage des valeurs ({candidate.label}, "
-        f"{score:.0%} des points sur le territoire)"
-    )
-    return Located(
-        lon, lat, candidate.label, source, np.zeros(len(x), dtype=bool), exchanged
-    )
+    lon, lat = to_lonlat(x, y, found.candidate.crs)
+    return Located(lon, lat, found.candidate.label, found.source, np.zeros(len(x), dtype=bool), exchanged)
 
 
 def _sample_coordinates(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -354,12 +369,7 @@ def locate_geometries(
                     "précisez-la avec --crs (par exemple --crs EPSG:2154)",
                     file=file,
                 )
-            candidate, score = found
-            crs = candidate.crs
-            crs_source = (
-                f"détecté par la plage des valeurs ({candidate.label}, "
-                f"{score:.0%} des points sur le territoire)"
-            )
+            crs, crs_source = found.candidate.crs, found.source
     label = crs_label(crs) or crs.name
     out = reproject_geometries(geoms, crs)
     swapped = np.zeros(len(out), dtype=bool)

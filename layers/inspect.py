@@ -74,7 +74,8 @@ def format_inspection_text(info: dict[str, Any]) -> str:
         layers = info.get("layers") or []
         others = f" (couches du fichier : {', '.join(layers)})" if len(layers) > 1 else ""
         lines.append(f"Couche : {info['layer']}{others}")
-    lines.append(f"Système de coordonnées : {info.get('crs') or 'inconnu'} — {info.get('crs_source') or 'non déterminé'}")
+    crs, how = info.get("crs") or "inconnu", info.get("crs_source") or "non déterminé"
+    lines.append(f"Système de coordonnées : {crs} — {how}")
     lines.append(f"Géométrie : {info.get('geometry_form')}")
     types = info.get("geometry_type_counts") or {}
     if types:
@@ -97,7 +98,8 @@ def format_inspection_text(info: dict[str, Any]) -> str:
         for note in notes[:_MAX_NOTES_SHOWN]:
             where = f"ligne {note['row']} : " if note.get("row") is not None else ""
             value = f" (valeur : « {note['value']} »)" if note.get("value") else ""
-            lines.append(f"  {labels.get(note.get('severity'), 'INFO')} [{note['rule']}] {where}{note['message']}{value}")
+            label = labels.get(note.get("severity"), "INFO")
+            lines.append(f"  {label} [{note['rule']}] {where}{note['message']}{value}")
         if len(notes) > _MAX_NOTES_SHOWN:
             lines.append(f"  … et {len(notes) - _MAX_NOTES_SHOWN} autre(s) remarque(s)")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ metadata; in strict mode nothing is published unless the file fully conforms.
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -65,23 +66,10 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _peek_columns(path: Path) -> list[str]:
-    """Column names without reading the rows (to adapt coordinate hints to a source form)."""
-    try:
-        import pyogrio
-
-        return list(pyogrio.read_info(str(path))["fields"])
-    except Exception:  # the real reader reports unreadable files with a proper message
-        return []
-
-
-def _coordinate_hint(spec: LayerSpec, adapter, path: Path) -> dict[str, str] | None:
-    hint = dict(spec.coordinates) or None
-    if hint and adapter is not None:
-        columns = _peek_columns(path)
-        if columns and adapter.detect(columns):
-            hint = {k: (adapter.source_name(v) if k in ("lat", "lon", "point") else v) for k, v in hint.items()}
-    return hint
+def _coordinate_hint(spec: LayerSpec) -> dict[str, str] | None:
+    # When a source form renames the columns (Géo'DAE's c_lat_coor1), the hinted names are
+    # absent and the reader falls back to detecting the coordinate columns itself.
+    return dict(spec.coordinates) or None
 
 
 def _fill_coordinate_fields(frame: pd.DataFrame, spec: LayerSpec, geometry: gpd.GeoSeries) -> pd.DataFrame:
@@ -142,7 +130,7 @@ def prepare_layer(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
     report.notes.extend(f"Schéma corrigé au chargement : {d}" for d in schema.defects)
 
     step("lecture")
-    source = read_source(path, crs=crs, coordinates=_coordinate_hint(spec, adapter, path), territory=territory)
+    source = read_source(path, crs=crs, coordinates=_coordinate_hint(spec), territory=territory)
     report.extend(source.notes)
     report.counts["lues"] = source.count
     report.notes.append(f"SCR source : {source.source_crs} ({source.crs_source}) ; géométrie : {source.geometry_form}")
@@ -177,19 +165,26 @@ def prepare_layer(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
     geometry, usable = check_geometries(source.geometry, spec.geometry, rows, territory, report)
     typed, field_types = normalise_values(frame, schema, pd.Series(rows, index=frame.index), report,
                                           skip=_coordinate_fields(spec))
-    hashes = content_hash(typed, geometry)
+    # Hash of the source's own schema values (not of the typed copies: cheaper, and just as stable).
+    hashes = content_hash(frame[[c for c in frame.columns if schema.field(c) is not None]], geometry)
     keep = usable.copy()
     sub = np.flatnonzero(usable)
-    flags = duplicate_flags.iloc[sub].reset_index(drop=True) if duplicate_flags is not None else None
-    dup = find_duplicates(typed.iloc[sub].reset_index(drop=True), geometry.iloc[sub].reset_index(drop=True),
-                          spec.id_field if spec.id_field in typed.columns else None, flags, rows[sub], report,
-                          hashes.iloc[sub].reset_index(drop=True))
+    id_values = typed[spec.id_field] if spec.id_field in typed.columns else None
+    dup = find_duplicates(
+        id_values.iloc[sub] if id_values is not None else None,
+        hashes.iloc[sub],
+        duplicate_flags.iloc[sub] if duplicate_flags is not None else None,
+        rows[sub], report, spec.id_field,
+    )
     keep[sub[dup]] = False
-    ids = feature_ids(typed, spec.id_field, hashes)
+    ids = feature_ids(id_values, hashes)
 
     step("données personnelles")
+    # Free text = published strings without a vocabulary, pattern or format, and not identifiers.
     free_text = [s.name for s in schema.fields
-                 if field_types.get(s.name) == "string" and not s.enum and not s.pattern and s.format not in ("uri", "email")]
+                 if field_types.get(s.name) == "string" and not s.enum and not s.pattern and not s.unique
+                 and s.format not in ("uri", "email") and s.name != spec.id_field
+                 and not re.search(r"siren|siret|insee|_cp$|^id", s.name)]
     cleaned = strip_personal_data(typed, spec.rgpd, report, free_text)
     field_types = {k: v for k, v in field_types.items() if k in cleaned.columns}
 

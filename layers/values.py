@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,20 @@ import pandas as pd
 
 TRUE_WORDS = frozenset({"oui", "o", "t", "true", "vrai", "v", "1", "yes", "y", "x"})
 FALSE_WORDS = frozenset({"non", "n", "f", "false", "faux", "0", "no"})
+
+
+def map_unique(series: pd.Series, function, dtype: object = object) -> pd.Series:
+    """Apply ``function`` once per distinct non-missing value, then spread the results.
+
+    Municipal columns repeat a small vocabulary (dates of checks, opening days, operator
+    names): working on the distinct values keeps Python-level parsing off the per-row path.
+    """
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    results = np.empty(len(uniques) + 1, dtype=object)
+    results[:-1] = [function(value) for value in uniques]
+    results[-1] = None  # code -1 = missing
+    out = pd.Series(results[codes], index=series.index, dtype=object)
+    return out if dtype is object else out.astype(dtype)
 
 
 def as_text(series: pd.Series) -> pd.Series:
@@ -57,14 +72,21 @@ def to_integer(series: pd.Series) -> pd.Series:
     return whole.round().astype("Int64")
 
 
+def _iso_date(text: str) -> str | None:
+    text = str(text).strip()[:10]
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text, fmt).strftime("%Y-%m-%d")
+        except ValueError:
+            continue
+    return None
+
+
 def to_date(series: pd.Series) -> pd.Series:
     """ISO ``YYYY-MM-DD`` text (also from ``DD/MM/YYYY`` and datetimes); unparsable → NA."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return series.dt.strftime("%Y-%m-%d").astype("string")
-    text = as_text(series)
-    iso = pd.to_datetime(text.str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-    french = pd.to_datetime(text.str.slice(0, 10), format="%d/%m/%Y", errors="coerce")
-    return iso.fillna(french).dt.strftime("%Y-%m-%d").astype("string")
+    return map_unique(as_text(series), _iso_date, "string")
 
 
 _PG_ARRAY = re.compile(r"^\{(.*)\}$", re.S)
@@ -95,20 +117,20 @@ def parse_multi_value(text: str, separator: str = "|") -> list[str] | None:
 
 def to_multi_value(series: pd.Series, separator: str = "|") -> pd.Series:
     """Column of lists; parsing is done once per distinct cell value."""
-    if series.map(lambda v: isinstance(v, list)).any():
-        return series.map(lambda v: v if isinstance(v, list) else (None if pd.isna(v) else parse_multi_value(str(v), separator)))
-    text = as_text(series)
-    distinct = text.dropna().unique()
-    parsed = {value: parse_multi_value(value, separator) for value in distinct}
-    # A plain list (not Series.map(dict)): pandas would turn the list values into arrays.
-    values = [None if pd.isna(v) else parsed[v] for v in text.to_numpy(dtype=object, na_value=None)]
-    return pd.Series(values, index=series.index, dtype=object)
+    if series.dtype == object and series.map(lambda v: isinstance(v, list)).any():
+        return series.map(lambda v: v if isinstance(v, list) else (None if is_missing(v) else parse_multi_value(str(v), separator)))
+    return map_unique(as_text(series), lambda v: parse_multi_value(v, separator))
 
 
 def join_multi_value(series: pd.Series, separator: str = "|") -> pd.Series:
-    """Lists (or PostgreSQL/JSON array text) → the schema's ``a|b`` notation, for validation."""
-    lists = to_multi_value(series, separator)
-    return lists.map(lambda v: separator.join(v) if isinstance(v, list) else None).astype("string")
+    """PostgreSQL/JSON array text (or lists) → the schema's ``a|b`` notation, for validation."""
+    def join(value: str) -> str | None:
+        items = parse_multi_value(value, separator)
+        return None if items is None else separator.join(items)
+
+    if series.dtype == object and series.map(lambda v: isinstance(v, list)).any():
+        return series.map(lambda v: separator.join(v) if isinstance(v, list) else None).astype("string")
+    return map_unique(as_text(series), join, "string")
 
 
 def is_missing(value: Any) -> bool:

@@ -110,7 +110,9 @@ def _read_zip(path: Path, *, layer: str | None, crs: str | None,
         stems = [PurePosixPath(m).stem for m in entries]
         if layer is not None:
             if layer not in stems:
-                raise InputFileError(f"couche « {layer} » absente de l'archive ; couches : {', '.join(stems)}", file=path)
+                raise InputFileError(
+                    f"couche « {layer} » absente de l'archive ; couches : {', '.join(stems)}", file=path
+                )
             member = entries[stems.index(layer)]
         elif len(entries) > 1:
             notes.append(Problem("several-layers", f"{len(entries)} fichiers dans l'archive ({', '.join(stems)}) : "

@@ -1,12 +1,10 @@
 """Point geometry from table columns: find where the coordinates are, parse them column-wise.
 
-Forms handled (all seen in published municipal files): two columns under many names
-(lat/lon, latitude/longitude, lat_coor1/long_coor1, y/x, coord_y/coord_x, ylat/xlong…),
-one cell ``"lat, lon"`` (Opendatasoft Geo Point), one cell ``"[lon,lat]"`` (Table Schema
-geopoint array) or ``"[lat, lon]"`` (``geo_point_2d``), a GeoJSON geometry in a cell
-(Geo Shape), WKT / EWKT (``SRID=4326;POINT (lon lat)``); decimal commas and zero-padded
-values with spaces. Everything is vectorised (pandas ``.str``, numpy, shapely); the only
-Python loops run over columns or over the rows that failed.
+Forms (all seen in published files): two columns under many names (lat/lon, lat_coor1/long_coor1,
+y/x, coord_y/coord_x, ylat/xlong…); one cell "lat, lon" (Opendatasoft Geo Point), "[lon,lat]"
+(Table Schema geopoint) or "[lat, lon]" (geo_point_2d); GeoJSON (Geo Shape) or (E)WKT in a cell;
+decimal commas, zero-padded values with spaces. Vectorised throughout (Arrow/pandas ``.str``,
+numpy, shapely): Python loops run over columns, or over the few rows a note is written about.
 """
 
 from __future__ import annotations
@@ -143,7 +141,8 @@ def _arrow_text(series: pd.Series) -> pa.Array | pa.ChunkedArray:
     """The Arrow buffer behind a text column (zero-copy for pandas' Arrow-backed ``str``)."""
     if hasattr(series.array, "__arrow_array__"):
         return pa.array(series.array)
-    return pa.array(series.astype(object).where(series.notna(), None).to_numpy(), type=pa.large_string(), from_pandas=True)
+    cells = series.astype(object).where(series.notna(), None).to_numpy()
+    return pa.array(cells, type=pa.large_string(), from_pandas=True)
 
 
 def _points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -154,7 +153,7 @@ def _points(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def _cells(series: pd.Series) -> np.ndarray:
+def _cells(series: pd.Series) -> np.ndarray:  # text cells as Python objects, None when missing
     return series.to_numpy(dtype=object, na_value=None)
 
 
@@ -169,7 +168,7 @@ def _sample(series: pd.Series, n: int = _SNIFF_ROWS) -> list[str]:
 
 
 def _share(values: list[str], pattern: re.Pattern[str]) -> float:
-    return sum(bool(pattern.match(v)) for v in values) / len(values) if values else 0.0
+    return sum(bool(pattern.match(v)) for v in values) / max(len(values), 1)
 
 
 def _cell_plans(frame: pd.DataFrame) -> list[Plan]:
@@ -265,36 +264,32 @@ def _cell_numbers(series: pd.Series, label: str) -> tuple[np.ndarray, np.ndarray
     )
 
 
-class _LazyPair:
-    def __init__(self, first: pd.Series, second: pd.Series) -> None:
-        self.first, self.second = first, second
-
-    def __getitem__(self, i: int) -> str:
-        return f"{self.first.iloc[i]} ; {self.second.iloc[i]}"
+Cells = pd.Series | pd.DataFrame  # the source cells of the rows, read only when a note quotes them
 
 
-def _swap_notes(swapped: np.ndarray, rows: np.ndarray, values, field: str) -> list[Problem]:
+def _text(values: Cells, i: int) -> str:
+    value = values.iloc[i]
+    return " ; ".join(map(str, value)) if isinstance(value, pd.Series) else str(value)
+
+
+def _swap_notes(swapped: np.ndarray, rows: np.ndarray, values: Cells, field: str) -> list[Problem]:
     count = int(swapped.sum())
     if not count:
         return []
-    if count > 0.5 * len(swapped):
-        return [Problem(
-            "coordinates-swapped",
-            f"latitude et longitude inversées sur {count} ligne(s) sur {len(swapped)} : "
-            "elles ont été remises dans l'ordre",
-            field=field, severity="warning",
-        )]
+    if count > 0.5 * len(swapped):  # the whole file: one note, not a million
+        return [Problem("coordinates-swapped", f"latitude et longitude inversées sur {count} ligne(s) sur "
+                        f"{len(swapped)} : elles ont été remises dans l'ordre", field=field, severity="warning")]
     return [
         Problem("coordinates-swapped", "latitude et longitude inversées : remises dans l'ordre",
-                row=int(rows[i]), field=field, value=str(values[i]), severity="warning")
+                row=int(rows[i]), field=field, value=_text(values, i), severity="warning")
         for i in np.flatnonzero(swapped)
     ]
 
 
-def _unparsable_notes(failed: np.ndarray, rows: np.ndarray, values, field: str) -> list[Problem]:
+def _unparsable_notes(failed: np.ndarray, rows: np.ndarray, values: Cells, field: str) -> list[Problem]:
     return [
         Problem("coordinates-unparsable", "coordonnées illisibles : la ligne n'a pas de géométrie",
-                row=int(rows[i]), field=field, value=str(values[i])[:120], severity="warning")
+                row=int(rows[i]), field=field, value=_text(values, i)[:120], severity="warning")
         for i in np.flatnonzero(failed)
     ]
 
@@ -311,14 +306,10 @@ def build_geometry(
 ) -> GeometryResult:
     """Find the coordinates of a table and build WGS84 geometries, one per row."""
     plan, others, notes = choose_plan(frame, hint, declared)
-    n = len(frame)
     if plan is None:
-        notes.append(Problem(
-            "coordinates-not-found",
-            "aucune colonne de coordonnées reconnue (lat/lon, X/Y, Geo Point, GeoJSON, WKT)",
-            severity="warning",
-        ))
-        return GeometryResult(np.full(n, None, dtype=object), None, "aucune", "aucune géométrie trouvée", [], notes)
+        notes.append(Problem("coordinates-not-found", "aucune colonne de coordonnées reconnue "
+                             "(lat/lon, X/Y, Geo Point, GeoJSON, WKT)", severity="warning"))
+        return GeometryResult(np.full(len(frame), None, dtype=object), None, "aucune", "aucune géométrie trouvée", [], notes)
 
     form = _describe(plan)
     field_name = " / ".join(plan.columns)
@@ -332,16 +323,14 @@ def build_geometry(
     if plan.kind in ("pair", "cell"):
         if plan.kind == "pair":
             series = [frame[c] for c in plan.columns]
-            a, b = parse_numbers(series[0]), parse_numbers(series[1])
+            x, y = parse_numbers(series[0]), parse_numbers(series[1])
             present = _present(series[0]) | _present(series[1])
-            # Cell text is only built for the rows a note is written about.
-            values = _LazyPair(series[1], series[0])
-            x, y = a, b
+            values = frame[plan.columns[::-1]]  # lat then lon, as notes quote them
         else:
             cell = frame[plan.columns[0]]
             a, b = _cell_numbers(cell, plan.label)
             present = _present(cell)
-            values = _cells(cell)
+            values = cell
             if not plan.order_known:
                 # Order not stated: keep the one that puts more points on the territory.
                 as_given = territory.fraction_inside(*((b, a) if plan.order == "latlon" else (a, b)))
@@ -350,10 +339,8 @@ def build_geometry(
                     plan.order = "lonlat" if plan.order == "latlon" else "latlon"
                     form = _describe(plan)
             x, y = (b, a) if plan.order == "latlon" else (a, b)
-        located = crslib.locate_points(
-            x, y, territory=territory, declared=declared, declared_source=declared_source,
-            what=f"« {field_name} »", file=file,
-        )
+        located = crslib.locate_points(x, y, territory=territory, declared=declared,
+                                       declared_source=declared_source, what=f"« {field_name} »", file=file)
         geoms = _points(located.lon, located.lat)
         notes += _swap_notes(located.swapped, row_numbers, values, field_name)
         if located.axes_exchanged:
@@ -365,11 +352,11 @@ def build_geometry(
 
     cell = frame[plan.columns[0]]
     present = _present(cell)
-    values = _cells(cell)
-    geoms, source_crs, crs_source, more = _geometry_cells(cell, plan, territory, declared, declared_source, row_numbers, file)
+    geoms, source_crs, crs_source, more = _geometry_cells(
+        cell, plan, territory, declared, declared_source, row_numbers, file)
     notes += more
     failed = present & shapely.is_missing(geoms)
-    notes += _unparsable_notes(failed, row_numbers, values, plan.columns[0])
+    notes += _unparsable_notes(failed, row_numbers, cell, plan.columns[0])
     return GeometryResult(geoms, source_crs, crs_source, form, list(plan.columns), notes)
 
 
@@ -384,7 +371,7 @@ def _geometry_cells(cell: pd.Series, plan: Plan, territory: Territory, declared:
         geoms, label, source, swapped = crslib.locate_geometries(
             geoms, territory=territory, crs=crs, crs_source=source, file=file
         )
-        return geoms, label, source, _swap_notes(swapped, rows, _cells(cell), plan.columns[0])
+        return geoms, label, source, _swap_notes(swapped, rows, cell, plan.columns[0])
 
     srid = text.str.extract(SRID_PREFIX, flags=re.I)[0]
     stripped = text.str.replace(SRID_PREFIX, "", regex=True, case=False)
@@ -396,7 +383,8 @@ def _geometry_cells(cell: pd.Series, plan: Plan, territory: Territory, declared:
     out = np.full(len(geoms), None, dtype=object)
     labels, sources, notes = [], [], []
     for code, mask in (g for g in groups if g[1].any()):
-        crs = crslib.parse_crs(code, file=file, origin=f"SRID={code} dans « {plan.columns[0]} »") if code else declared
+        origin = f"SRID={code} dans « {plan.columns[0]} »"
+        crs = crslib.parse_crs(code, file=file, origin=origin) if code else declared
         part, label, source, swapped = crslib.locate_geometries(
             geoms[mask], territory=territory, crs=crs, crs_source=f"EWKT (SRID={code})" if code else declared_source,
             file=file, what=f"« {plan.columns[0]} »",
@@ -404,5 +392,5 @@ def _geometry_cells(cell: pd.Series, plan: Plan, territory: Territory, declared:
         out[mask] = part
         labels.append(label)
         sources.append(source)
-        notes += _swap_notes(swapped, rows[mask], _cells(cell)[mask], plan.columns[0])
+        notes += _swap_notes(swapped, rows[mask], cell[mask], plan.columns[0])
     return out, ", ".join(dict.fromkeys(str(x) for x in labels)), " ; ".join(dict.fromkeys(sources)), notes

@@ -34,7 +34,6 @@ from .coordinates import build_geometry
 HEAD_BYTES = 1 << 20
 _SPARE_COLUMNS = 8
 SEPARATORS = (";", ",", "\t", "|")
-SEPARATOR_NAMES = {";": "point-virgule", ",": "virgule", "\t": "tabulation", "|": "barre verticale", ", ": "virgule + espace"}
 
 
 @dataclass(frozen=True)
@@ -180,30 +179,35 @@ def _read_pandas(path: Path, dialect: CsvDialect) -> tuple[pd.DataFrame, list[Pr
     return frame, notes
 
 
-def read_frame(path: Path, dialect: CsvDialect) -> tuple[pd.DataFrame, CsvDialect, list[Problem]]:
-    """All cells as text; retries as Windows-1252 when UTF-8 fails past the sniffed head."""
-    notes: list[Problem] = []
-    for attempt in range(2):
+# When UTF-8 (or Windows-1252) fails past the sniffed head, the next encoding is tried;
+# Latin-1 decodes any byte, so the chain always ends with a table.
+_FALLBACK = {"utf-8": "cp1252", "utf-8-sig": "cp1252", "cp1252": "latin-1"}
+
+
+def read_frame(path: Path, dialect: CsvDialect, shown: Path | None = None,
+               ) -> tuple[pd.DataFrame, CsvDialect, list[Problem]]:
+    """All cells as text, with the dialect finally used and layout notes."""
+    shown = shown or path
+    while True:
         try:
-            if dialect.skip_initial_space:
+            if dialect.skip_initial_space:  # pyarrow cannot skip the space before a quote
                 frame, notes = _read_pandas(path, dialect)
             else:
                 try:
-                    frame = _read_arrow(path, dialect)
+                    frame, notes = _read_arrow(path, dialect), []
                 except pa.ArrowInvalid as exc:
-                    if "UTF8" in str(exc) or "utf8" in str(exc):
+                    if "utf8" in str(exc).lower():
                         raise UnicodeDecodeError("utf-8", b"", 0, 1, str(exc)) from None
                     frame, notes = _read_pandas(path, dialect)  # ragged rows and the like
             return frame, dialect, notes
         except UnicodeDecodeError:
-            if attempt or dialect.encoding not in ("utf-8", "utf-8-sig"):
-                raise InputFileError("encodage illisible (ni UTF-8, ni Windows-1252)", file=path) from None
-            dialect = CsvDialect("cp1252", dialect.separator, dialect.skip_initial_space)
+            if dialect.encoding not in _FALLBACK:
+                raise InputFileError("encodage illisible", file=shown) from None
+            dialect = CsvDialect(_FALLBACK[dialect.encoding], dialect.separator, dialect.skip_initial_space)
         except pd.errors.EmptyDataError:
-            raise InputFileError("fichier vide : aucune ligne à lire", file=path) from None
+            raise InputFileError("fichier vide : aucune ligne à lire", file=shown) from None
         except (pd.errors.ParserError, pa.ArrowInvalid, ValueError) as exc:
-            raise InputFileError(f"CSV illisible : {str(exc).strip()[:300]}", file=path) from None
-    raise AssertionError("unreachable")
+            raise InputFileError(f"CSV illisible : {' '.join(str(exc).split())[:300]}", file=shown) from None
 
 
 def _drop_empty_unnamed(frame: pd.DataFrame) -> tuple[pd.DataFrame, list[Problem]]:
@@ -230,7 +234,7 @@ def read_csv(
         dialect = detect_dialect(path)
     except InputFileError as exc:
         raise InputFileError(exc.message, file=shown) from None
-    frame, dialect, notes = read_frame(path, dialect)
+    frame, dialect, notes = read_frame(path, dialect, shown)
     if len(frame.columns) == 0 or len(frame) == 0:
         raise InputFileError("aucune ligne de données : le fichier ne contient que l'en-tête", file=shown)
     frame, more = _drop_empty_unnamed(frame)

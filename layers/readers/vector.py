@@ -115,12 +115,16 @@ def _shapefile_crs(target: VectorTarget) -> tuple[pyproj.CRS | None, str]:
     try:
         crs, label, has_code = crslib.describe_wkt(wkt)
     except ProjCRSError:
-        raise CRSError("fichier .prj illisible : projection inconnue ; précisez-la avec --crs", file=target.display) from None
+        raise CRSError("fichier .prj illisible : projection inconnue ; précisez-la avec --crs",
+                       file=target.display) from None
     if label is None:
         return crs, f"fichier .prj (« {crs.name} », sans code EPSG reconnu)"
     if has_code:
         return crs, f"fichier .prj ({label})"
-    return crs, f"fichier .prj (WKT ESRI « {crs.name} », identifié {label})"
+    # ESRI writes "GCS_…"/"D_…" names and no authority; other writers may just omit the code.
+    flavour = "WKT ESRI" if re.search(r'\[\s*"(GCS|D)_', wkt) else "WKT sans code EPSG"
+    written = re.match(r'\s*\w+\[\s*"([^"]+)"', wkt)  # the name as the file writes it
+    return crs, f"fichier .prj ({flavour} « {written.group(1) if written else crs.name} », identifié {label})"
 
 
 def _gpkg_crs(target: VectorTarget, layer: str, gdal_crs: pyproj.CRS | None) -> tuple[pyproj.CRS | None, str]:
@@ -174,7 +178,8 @@ def _choose_layer(layers: list[str], layer: str | None, target: VectorTarget) ->
     if layer is not None:
         match = [name for name in layers if name == layer] or [n for n in layers if n.lower() == layer.lower()]
         if not match:
-            raise InputFileError(f"couche « {layer} » absente ; couches du fichier : {', '.join(layers)}", file=target.display)
+            raise InputFileError(f"couche « {layer} » absente ; couches du fichier : {', '.join(layers)}",
+                                 file=target.display)
         return match[0], []
     notes = []
     if len(layers) > 1:
@@ -241,7 +246,8 @@ def read_vector(
         geoms, label, source, form = result.geometry, result.source_crs, result.crs_source, result.geometry_form
         coordinate_columns, notes = result.coordinate_columns, notes + result.notes
     else:
-        geoms, label, source, more = _file_geometry(target, name, geoms, data.crs, declared, crs, territory, row_numbers)
+        geoms, label, source, more = _file_geometry(
+            target, name, geoms, data.crs, declared, crs, territory, row_numbers)
         form, coordinate_columns, notes = "géométrie du fichier", [], notes + more
     notes += _invalid_note(geoms)
     return SourceTable(

@@ -74,12 +74,22 @@ def _missing(value: Any) -> bool:
 
 
 def _to_json_text(series: pd.Series) -> pd.Series:
-    """Lists / dicts → JSON text (GeoPackage has no list type)."""
-    encoded = [
-        None if _missing(v) else orjson.dumps(v.tolist() if isinstance(v, np.ndarray) else v).decode()
-        for v in series.to_numpy(dtype=object)
-    ]
-    return pd.Series(encoded, index=series.index, dtype="string")
+    """Lists / dicts → JSON text (GeoPackage has no list type).
+
+    Normalisation shares one list object between all rows holding the same value, so each
+    distinct object is encoded once (keyed by identity), then spread to its rows.
+    """
+    values = series.to_numpy(dtype=object)
+    keys = np.fromiter((id(v) for v in values), dtype=np.int64, count=len(values))
+    codes, uniques = pd.factorize(keys)
+    first = np.empty(len(uniques), dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+    encoded = np.array(
+        [None if _missing(v) else orjson.dumps(v.tolist() if isinstance(v, np.ndarray) else v).decode()
+         for v in values[first]],
+        dtype=object,
+    )
+    return pd.Series(encoded[codes] if len(codes) else encoded, index=series.index, dtype="string")
 
 
 def _typed_column(series: pd.Series, kind: str) -> pd.Series:

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from ..schema_model import FieldSpec
 from .columns import ColumnView, full_match, mask, take_text, where
-from .messages import not_allowed, quote
+from .messages import TYPE_LABELS, not_allowed, quote
 
 try:  # orjson parses JSON cells several times faster; json is the fallback
     from orjson import loads as loads_json
@@ -74,8 +74,6 @@ def _explain_number(value: str) -> str:
     if DECIMAL_COMMA.fullmatch(value):
         return (f"{quote(value)} : virgule décimale ; le séparateur décimal doit être le point "
                 f"({value.strip().replace(',', '.')})")
-    if value != value.strip() and re.fullmatch(NUMBER, value.strip()):
-        return f"{quote(value)} n'est pas un nombre (espaces en trop)"
     return f"{quote(value)} n'est pas un nombre"
 
 
@@ -202,7 +200,7 @@ def _check_geopoint(spec: FieldSpec, view: ColumnView) -> TypeResult:
     form = spec.format if spec.format in GEOPOINT_FORMS else None
     example = "[2.35, 48.85]" if form == "array" else "2.35, 48.85"
     if form is None:  # "object": JSON cells, parsed one by one
-        return _check_json_cells(spec, view, dict, f"un point {{\"lon\": …, \"lat\": …}}")
+        return _check_json_cells(spec, view, dict, 'un point {"lon": …, "lat": …}')
     parts = pc.extract_regex(view.text, f"^(?:{GEOPOINT_FORMS[form]})$")
     lon = _to_float(pc.struct_field(parts, "lon"))
     lat = _to_float(pc.struct_field(parts, "lat"))
@@ -249,6 +247,13 @@ _ITEM_TYPES: dict[str, Callable[[Any], bool]] = {
 }
 
 
+def _in(value: Any, allowed: set[Any]) -> bool:
+    try:
+        return value in allowed
+    except TypeError:  # a list or an object inside the list: never an allowed value
+        return False
+
+
 def _check_array(spec: FieldSpec, view: ColumnView) -> TypeResult:
     index, parsed = _parse_cells(view)
     size = len(view.missing)
@@ -263,7 +268,7 @@ def _check_array(spec: FieldSpec, view: ColumnView) -> TypeResult:
         ok[i], lengths[i] = True, len(items)
         if item_type is not None and not all(item_type(v) for v in items if v is not None):
             wrong_type[i] = True
-        elif allowed and any(v not in allowed for v in items if v is not None):
+        elif allowed and not all(_in(v, allowed) for v in items if v is not None):
             wrong_value[i] = True
 
     def explain(value: str) -> str:
@@ -274,11 +279,12 @@ def _check_array(spec: FieldSpec, view: ColumnView) -> TypeResult:
         return f"{quote(value)} n'est pas une liste JSON (par exemple [\"a\", \"b\"])"
 
     def explain_type(value: str) -> str:
-        return f"{quote(value)} : les éléments de la liste doivent être de type {spec.item_type}"
+        expected = TYPE_LABELS.get(spec.item_type or "", spec.item_type)
+        return f"{quote(value)} : chaque élément de la liste doit être {expected}"
 
     def explain_enum(value: str) -> str:
         items = loads_json(value)
-        wrong = next(str(v) for v in items if v is not None and v not in allowed)
+        wrong = next(str(v) for v in items if v is not None and not _in(v, allowed))
         return not_allowed(wrong, spec.item_enum or (), item=True)
 
     bad = _ok_to_bad(view, ok)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import shapely
 from jsonschema import ValidationError
+from jsonschema.protocols import Validator
 
 from ..errors import SchemaError
 from ..report import Problem
@@ -79,7 +80,8 @@ def _separable(feature_schema: dict[str, Any], properties_schema: dict[str, Any]
 
 
 # -- column path ------------------------------------------------------------------------
-def _validate_columns(frame, schema, validator, properties_schema, required, rows) -> list[Problem]:
+def _validate_columns(frame: pd.DataFrame, schema: NationalSchema, validator: Validator,
+                      properties_schema: dict[str, Any], required: list[str], rows: np.ndarray) -> list[Problem]:
     problems: list[Problem] = []
     specs = {spec.name: spec for spec in schema.fields}
     for name, subschema in (properties_schema.get("properties") or {}).items():
@@ -119,7 +121,8 @@ def _distinct(series: pd.Series, spec: FieldSpec | None) -> tuple[np.ndarray, li
 
 
 # -- per-feature path ---------------------------------------------------------------------
-def _validate_each_feature(frame, geometry, schema, validator, rows) -> list[Problem]:
+def _validate_each_feature(frame: pd.DataFrame, geometry: gpd.GeoSeries, schema: NationalSchema,
+                           validator: Validator, rows: np.ndarray) -> list[Problem]:
     specs = {spec.name: spec for spec in schema.fields}
     shapes = [None if g is None else json.loads(g) for g in shapely.to_geojson(np.asarray(geometry.values))]
     problems: list[Problem] = []

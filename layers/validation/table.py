@@ -13,7 +13,7 @@ from ..report import Problem
 from ..schema_model import NationalSchema
 from . import messages
 from .celltypes import check_type
-from .columns import column_view
+from .columns import ColumnView, column_view
 from .constraints import Finding, check_constraints, texts_at
 
 _RULE_ORDER = {rule: n for n, rule in enumerate(
@@ -49,7 +49,7 @@ def validate_frame(frame: pd.DataFrame, schema: NationalSchema, row_numbers: np.
     return problems
 
 
-def _problems(finding: Finding, view, rows: np.ndarray, field: str) -> list[Problem]:
+def _problems(finding: Finding, view: ColumnView, rows: np.ndarray, field: str) -> list[Problem]:
     if not finding.cells.any():
         return []
     index, values = texts_at(view, finding.cells)

@@ -203,3 +203,11 @@ def test_comma_space_separator_without_quotes(write):
     assert table.separator == ", "
     assert table.frame.loc[0, "nom"] == "Masséna"
     assert_lonlat(table, 0, LON, LAT)
+
+
+def test_bytes_undefined_in_windows1252_fall_back_to_latin1(write):
+    filler = "".join(f"{i};ligne;43.7;7.27\n" for i in range(60000))
+    data = ("id;nom;lat;lon\n" + filler).encode() + b"60000;caf\xe9 \x81;43.7;7.27\n"
+    table = read_source(write("mixed.csv", data))
+    assert table.encoding == "latin-1"
+    assert table.frame["nom"].iloc[-1] == "café \x81"

@@ -264,3 +264,18 @@ def test_lines_in_lambert93_geopackage(tmp_path):
     gpd.GeoDataFrame({"id": ["a"]}, geometry=[line], crs="EPSG:2154").to_file(path)
     coords = list(read_source(path).geometry.iloc[0].coords)
     assert np.allclose(coords, [(p[3], p[4]) for p in IGN_POINTS[:2]], atol=1e-6)
+
+
+def test_lambert93_wins_a_tie_and_the_alternative_is_named(write):
+    # These values fit Lambert-93 (Corsica) and CC47 (southern Brittany coast) alike.
+    table = read_source(write("tie.csv", "X;Y\n1160000;6120000\n1170000;6150000\n1190000;6250000\n"))
+    assert table.source_crs == "EPSG:2154"
+    assert "EPSG:3947 possible(s) aussi" in table.crs_source
+    assert 8.5 < table.geometry.iloc[0].x < 8.6  # Corsica
+
+
+def test_same_zone_realisations_are_not_reported_as_alternatives(write):
+    table = read_source(write("mq.csv", "X;Y\n711000;1615000\n712000;1616000\n"))
+    assert table.source_crs == "EPSG:5490"
+    # RRAF 1991 and WGS 84 / UTM 20N put the points at the same place: not alternatives.
+    assert "EPSG:4559" not in table.crs_source and "EPSG:32620" not in table.crs_source

@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon
+from shapely.geometry import Point
 
 from layers.readers import list_layers, read_source
 from reader_helpers import assert_lonlat, rules
@@ -52,11 +52,14 @@ def test_null_geometries_mixed_types_multipolygons_invalid_rings(write):
 
 
 def test_geojson_properties_keep_strings(write):
-    feature = _feature({"code_com_d": "01053", "insee": "2A004", "largeur_d": 3}, {"type": "Point", "coordinates": [8.73, 41.92]})
+    feature = _feature({"code_com_d": "01053", "insee": "2A004", "largeur_d": 3, "acces_ame": "OUI", "Name": "x"},
+                       {"type": "Point", "coordinates": [8.73, 41.92]})
     table = read_source(write("codes.geojson", json.dumps({"type": "FeatureCollection", "features": [feature]})))
     assert table.frame.loc[0, "code_com_d"] == "01053"
     assert table.frame.loc[0, "insee"] == "2A004"
     assert table.frame.loc[0, "largeur_d"] == 3
+    # Misspelt or differently cased names stay as written: mapping to the schema comes later.
+    assert list(table.frame.columns) == ["code_com_d", "insee", "largeur_d", "acces_ame", "Name"]
 
 
 # -- shapefiles ---------------------------------------------------------------------------

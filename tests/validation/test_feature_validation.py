@@ -12,7 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import shape
 
-from conftest import SCHEMAS
+from validation_helpers import SCHEMAS
 from layers.errors import SchemaError
 from layers.validation import validate_features
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SCHEMAS, frictionless_errors, our_errors, read_csv, write_csv
+from validation_helpers import SCHEMAS, frictionless_errors, our_errors, read_csv, write_csv
 from dae_factory import dae_rows
 
 

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 from referencing.exceptions import Unresolvable
 
-from conftest import ACCESLIBRE, CYCLE, DAE, SCDL, SCHEMAS, STATIONNEMENT
+from validation_helpers import ACCESLIBRE, CYCLE, DAE, SCDL, SCHEMAS, STATIONNEMENT
 from layers.catalogue import SchemaRef, load_catalogue
 from layers.errors import SchemaError
 from layers.schemas import GEOJSON_SCHEMA_DIR, geojson_registry, load_schema

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SCHEMAS, read_csv
+from validation_helpers import SCHEMAS, read_csv
 from dae_factory import dae_frame, dae_rows
 from layers.validation import validate_frame
 
@@ -187,7 +187,7 @@ def test_other_pandas_dtypes(dae):
 
 def test_known_divergences_from_frictionless_are_stricter(tmp_path, dae):
     """Where frictionless's Python parsers are lenient, we follow ISO 8601 / RFC 3986 to the letter."""
-    from conftest import frictionless_errors, our_errors, write_csv
+    from validation_helpers import frictionless_errors, our_errors, write_csv
 
     rows = dae_rows(4)
     rows[0]["date_instal"] = "2019-9-30"  # strptime accepts one-digit months; ISO 8601 does not
