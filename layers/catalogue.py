@@ -14,6 +14,7 @@ import yaml
 
 from .errors import CatalogueError, UnknownLayerError
 from .settings import CONFIG_DIR
+from .territory import DEFAULT_BBOXES, DEFAULT_NAME
 
 CATALOGUE_SCHEMA = CONFIG_DIR / "catalogue.schema.json"
 
@@ -114,10 +115,7 @@ class Catalogue:
         )
 
 
-DEFAULT_TERRITORY = (
-    "France (métropole et outre-mer)",
-    ((-5.5, 41.2, 9.9, 51.3),),
-)
+DEFAULT_TERRITORY = (DEFAULT_NAME, tuple(tuple(box) for box in DEFAULT_BBOXES))
 
 
 def _json_path(error: jsonschema.ValidationError) -> str:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from .adapters import load_adapter
 from .catalogue import Catalogue, LayerSpec
-from .errors import InputFileError, PublicationError, ValidationFailed
+from .errors import InputFileError, PublicationError, SchemaError, ValidationFailed
 from .geometry import check_geometries
 from .identity import content_hash, feature_ids, find_duplicates
 from .mapping import map_columns
@@ -112,6 +112,21 @@ def _expected_by_source(problems: list[Problem], adapter, columns: list[str]) ->
             if p.rule == "missing-column" and p.field in omitted else p for p in problems]
 
 
+def _check_schema_match(frame: pd.DataFrame, schema: NationalSchema, spec: LayerSpec, path: Path) -> None:
+    """A file none of whose columns belongs to the layer's schema is the wrong file, not a
+    badly conforming one: refuse it rather than publish geometry with no attributes."""
+    present = [name for name in schema.names if name in frame.columns and name not in _coordinate_fields(spec)]
+    if not present:
+        found = ", ".join(list(map(str, frame.columns))[:12]) or "aucune"
+        expected = ", ".join([f.name for f in schema.fields if f.required][:8])
+        raise SchemaError(
+            f"aucune colonne du fichier ne correspond au schéma {spec.schema.name} {spec.schema.version} "
+            f"de la couche « {spec.id} » (colonnes trouvées : {found} ; attendues notamment : {expected}). "
+            "Est-ce le bon fichier, ou la bonne couche ?",
+            file=path,
+        )
+
+
 def _coordinate_fields(spec: LayerSpec) -> set[str]:
     return {v for k, v in spec.coordinates.items() if k in ("lat", "lon", "point")}
 
@@ -145,6 +160,7 @@ def prepare_layer(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
     mapping = map_columns(list(frame.columns), schema, spec.mapping)
     report.extend(mapping.problems)
     frame = frame.rename(columns=mapping.rename)
+    _check_schema_match(frame, schema, spec, path)
     frame = _fill_coordinate_fields(frame, spec, source.geometry)
 
     if schema.kind == "json-schema" and source.format != "GeoJSON":
@@ -152,7 +168,8 @@ def prepare_layer(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
 
     step("validation")
     if schema.kind == "json-schema":
-        problems = validate_features(frame, source.geometry, schema, rows)
+        # The geometry type is checked (and the row left out) by check_geometries: one report, not two.
+        problems = [p for p in validate_features(frame, source.geometry, schema, rows) if p.rule != "geometry-type"]
     else:
         problems = validate_frame(frame, schema, rows)
     report.extend(_expected_by_source(problems, adapter, list(source.frame.columns)))

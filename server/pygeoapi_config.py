@@ -73,6 +73,25 @@ def _territory_bbox(catalogue: Catalogue) -> list[float]:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
+def _description(spec: LayerSpec, metadata: dict[str, Any]) -> dict[str, str]:
+    """The catalogue's description, followed by what the last publication says of the data:
+    source, counts, how far it conforms to the national schema, and what RGPD removed."""
+    counts = metadata.get("counts", {})
+    conformance = metadata.get("conformance", {})
+    source = metadata.get("source", {}).get("file", "?")
+    schema = f"{spec.schema.name} {spec.schema.version}"
+    errors = conformance.get("errors", 0)
+    fr_conf = (f"conforme au schéma {schema}" if conformance.get("conforms")
+               else f"{errors} écart(s) au schéma {schema} signalé(s) à l'ingestion")
+    en_conf = (f"conforms to schema {schema}" if conformance.get("conforms")
+               else f"{errors} deviation(s) from schema {schema} reported at ingestion")
+    fr = (f"{spec.description['fr']} — Source : {source} ; {counts.get('published', '?')} entités publiées "
+          f"sur {counts.get('read', '?')} lignes lues ; {fr_conf}. {spec.rgpd.note.get('fr', '')}")
+    en = (f"{spec.description['en']} — Source: {source}; {counts.get('published', '?')} features published "
+          f"out of {counts.get('read', '?')} rows read; {en_conf}. {spec.rgpd.note.get('en', '')}")
+    return {"fr": fr.strip(), "en": en.strip()}
+
+
 def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalogue: Catalogue) -> dict[str, Any]:
     links = [
         {
@@ -112,7 +131,7 @@ def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalog
     return {
         "type": "collection",
         "title": dict(spec.title),
-        "description": dict(spec.description),
+        "description": _description(spec, metadata),
         "keywords": {lang: list(words) for lang, words in spec.keywords.items()},
         "links": links,
         "extents": extents,
