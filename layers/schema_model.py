@@ -1,7 +1,7 @@
 """The shape every national schema is loaded into, whatever its source format.
 
 Table Schema (CSV schemas) and JSON Schema (cycle-path schema) are both reduced to a
-list of ``FieldSpec``; ``layers/schemas.py`` does the loading and the defect fixes.
+list of ``FieldSpec``; ``layers/schemas/`` does the loading and the defect fixes.
 Normalisation, queryables and the store's column types all read these specs.
 """
 
