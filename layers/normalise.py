@@ -59,6 +59,13 @@ def _code_width(spec: FieldSpec) -> int | None:
 
 def _normalise_string(series: pd.Series, spec: FieldSpec, rows: pd.Series, report: Report) -> pd.Series:
     text = as_text(series)
+    present = text.dropna()
+    if len(present) and present.str.fullmatch(r"\d+\.0+").all():
+        # Ids and codes saved as floats by a spreadsheet or a DBF writer ("6.0"): the whole
+        # column is integral, so the ".0" is an artefact, not data.
+        text = text.str.replace(r"\.0+$", "", regex=True)
+        report.add("float-id", "valeurs écrites comme des nombres décimaux (« 6.0 ») : lues comme des entiers (« 6 »)",
+                   field=spec.name, value=present.iloc[0], severity="warning")
     width = _code_width(spec)
     if width:
         short = text.str.fullmatch(r"\d+").fillna(False) & (text.str.len() < width)

@@ -101,3 +101,34 @@ def test_validate_reports_row_field_value_rule(catalogue, geodae_csv):
     enum = [p for p in report.problems if p.rule == "enum" and p.field == "acc"]
     assert enum and enum[0].row == 7 and enum[0].value == "Interieur"
     assert "ERREUR" in report.to_text() and '"rule": "enum"' in report.to_json()
+
+
+def test_messy_values_are_typed(catalogue, store, tmp_path):
+    path = tmp_path / "velo.csv"
+    path.write_text(
+        "id_local;code_com;coordonneesxy;capacite;type_accroche;gratuit;couverture;commentaires\n"
+        '6.0;1053;"[5.2250,46.2050]";8,0;ROUE;VRAI;0;Appeler M. Dupont au 06 12 34 56 78\n'
+        '7.0;01053;"[5.2260,46.2060]";4;CADRE;FAUX;1;\n', encoding="utf-8")
+    result = ingest_file(catalogue, store, "stationnement-velo", path)
+    layer = store.read_layer("stationnement-velo").set_index("id")
+    assert sorted(layer.index) == ["6", "7"]
+    assert layer.loc["6", "code_com"] == "01053"  # INSEE code padded back
+    assert int(layer.loc["6", "capacite"]) == 8
+    assert layer["gratuit"].tolist() == [True, False] and layer["couverture"].tolist() == [False, True]
+    assert "commentaires" not in layer.columns  # free text dropped by the layer's RGPD rule
+    assert "float-id" in result.report.by_rule() and "code-padded" in result.report.by_rule()
+
+
+def test_commune_file_with_phones_and_emails_publishes_none(catalogue, store, tmp_path):
+    from layers.demo import write_demo
+    import re
+
+    write_demo(tmp_path / "demo")
+    result = ingest_file(catalogue, store, "defibrillateurs", tmp_path / "demo" / "defibrillateurs-commune.csv")
+    assert result.published
+    layer = store.read_layer("defibrillateurs")
+    assert not [c for c in layer.columns if re.search(r"tel|mail|photo|complt", c)]
+    from layers.rgpd import EMAIL, PHONE
+
+    values = [str(v) for v in layer.drop(columns="geometry").to_numpy().ravel()]
+    assert not [v for v in values if PHONE.search(v) or EMAIL.search(v)]
