@@ -28,6 +28,8 @@ class Settings:
     )
     # Store URL: empty = embedded GeoPackage in data_dir; postgresql://… = PostGIS (GEOCOMMUNE_STORE, --store).
     store: str = field(default_factory=lambda: _env("STORE", ""))
+    # PostGIS connections per process (each gunicorn worker has its own pool) (GEOCOMMUNE_PG_POOL).
+    pg_pool: int = field(default_factory=lambda: int(_env("PG_POOL", "4")))
     # HTTP server (GEOCOMMUNE_HOST / _PORT / _WORKERS, --host / --port / --workers).
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "5000")))
@@ -38,6 +40,9 @@ class Settings:
     demo_dir: Path = field(default_factory=lambda: Path(_env("DEMO_DIR", "demo-data")))
     # Basemap tiles for the map: osm, ign or none (GEOCOMMUNE_BASEMAP).
     basemap: str = field(default_factory=lambda: _env("BASEMAP", "osm"))
+    # How long clients and proxies may reuse an API response without revalidating it, in
+    # seconds: ``Cache-Control: public, max-age=…`` (GEOCOMMUNE_CACHE_MAX_AGE; 0 = always revalidate).
+    cache_max_age: int = field(default_factory=lambda: int(_env("CACHE_MAX_AGE", "60")))
 
     def with_overrides(self, **overrides: object) -> "Settings":
         """Apply CLI flags; ``None`` means "flag not given"."""

@@ -10,6 +10,9 @@ set -euo pipefail
 # Paquets système nécessaires ; ajouter ici les suivants (chromium, postgresql-15-postgis-3…).
 APT_PACKAGES=(
   gdal-bin   # ogr2ogr/ogrinfo : tests d'interopérabilité et banc d'essai
+  chromium   # navigateur sans écran : tests des pages HTML et de la carte (aucune requête vers des tiers)
+  postgresql              # serveur PostgreSQL : stockage PostGIS et ses tests (scripts/postgres.sh)
+  postgresql-15-postgis-3 # extension PostGIS
 )
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,6 +79,8 @@ else
   printf '%s\n' "$wanted" >"$STAMP"
   say "dépendances Python : installées"
 fi
+
+bash "$ROOT/scripts/assets.sh"  # Leaflet, Bootstrap… (npm ci) dans server/static/vendor/, traductions françaises
 
 # -- 4. Debian packages ------------------------------------------------------------------
 if [ "${SETUP_SKIP_APT:-0}" = 1 ]; then

@@ -22,6 +22,8 @@ from layers.catalogue import get_catalogue
 from layers.settings import Settings
 from layers.store import open_store
 
+from . import conformance
+from .http import install_http_layer, repair_openapi
 from .pygeoapi_config import build_config, write_yaml
 
 RUNTIME_DIR = ".runtime"
@@ -45,7 +47,9 @@ def write_runtime_files(settings: Settings) -> RuntimeFiles:
     config = build_config(settings, catalogue, store)
     config_path = write_yaml(config, folder / "pygeoapi.yml")
     # get_oas loads our provider for each collection (queryables): the store must be readable.
-    openapi_path = write_yaml(get_oas(config), folder / "openapi.yml")
+    # repair_openapi: pygeoapi's document refers to remote OGC schemas and misdescribes some
+    # responses (see server/http/openapi.py); the served document is the repaired one.
+    openapi_path = write_yaml(repair_openapi(get_oas(config), config), folder / "openapi.yml")
     return RuntimeFiles(config_path, openapi_path)
 
 
@@ -68,6 +72,10 @@ def load_flask_app(files: RuntimeFiles):
     """Import pygeoapi's Flask module against our files and return its ``APP``."""
     os.environ["PYGEOAPI_CONFIG"] = str(files.config)
     os.environ["PYGEOAPI_OPENAPI"] = str(files.openapi)
+    conformance.apply()  # our named corrections to pygeoapi (conformance list, links, queryables)
+    # pygeoapi caches the translated configuration per language for the whole process:
+    # a second app in the same process (tests, reload) must not render the first one's.
+    getattr(importlib.import_module("pygeoapi.l10n"), "_cfg_cache", {}).clear()
     module = sys.modules.get("pygeoapi.flask_app")
     # Already imported in this process (tests, a second create_app): its globals hold the
     # previous configuration, so re-run the module body.
@@ -81,5 +89,9 @@ def load_flask_app(files: RuntimeFiles):
 
 
 def create_app(settings: Settings):
-    """Write the runtime files into ``<data_dir>/.runtime/`` and return the WSGI app."""
-    return load_flask_app(write_runtime_files(settings))
+    """Write the runtime files into ``<data_dir>/.runtime/`` and return the WSGI app:
+    pygeoapi's Flask app wrapped by the HTTP layer (``server/http/``)."""
+    files = write_runtime_files(settings)
+    app = load_flask_app(files)
+    config = sys.modules["pygeoapi.flask_app"].CONFIG  # exactly what pygeoapi serves
+    return install_http_layer(app, settings, config, (files.config, files.openapi), runtime_dir(settings))

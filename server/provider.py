@@ -2,7 +2,12 @@
 
 pygeoapi instantiates a provider for every request (``load_plugin`` in each API
 function), so the constructor must be cheap: the store — and with it the open SQLite
-connections — is cached per process and per data folder.
+connections — is cached per process and per data folder, and so are the property
+schemas and the CRS objects.
+
+Everything a request asks is answered by the store in SQL (bbox through the R-tree,
+property filters, CQL2, sort, paging, ``numberMatched``) or refused with a 400 naming
+what is not supported; nothing is ignored.
 """
 
 from __future__ import annotations
@@ -25,26 +30,19 @@ from pygeoapi.provider.base import (
     ProviderQueryError,
 )
 
+from layers.catalogue import SchemaRef
 from layers.errors import StoreError
 from layers.store import GeoPackageStore, InvalidQueryError, QueryResult, Store
 
+from . import conformance, queryables
+from .crs import DEFAULT_STORAGE_CRS, cached_crs
 from .cql import UnsupportedFilter, to_where
 
 LOGGER = logging.getLogger(__name__)
 
-# Store field types → JSON Schema, for /queryables and /schema.
-JSON_SCHEMA_TYPES: dict[str, dict[str, str]] = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-    "time": {"type": "string", "format": "time"},
-    "year": {"type": "integer"},
-    "array": {"type": "array"},
-    "object": {"type": "object"},
-}
+# pygeoapi loads this plugin (to describe the collections in the OpenAPI document) before
+# serving any request: the corrections to what it advertises are in place from then on.
+conformance.apply()
 
 
 @lru_cache(maxsize=None)
@@ -78,30 +76,68 @@ def reproject(result: QueryResult, spec: CrsTransformSpec | None) -> QueryResult
     return result.with_geometries(shapely.transform(result.geometries, transform))
 
 
+def _schema_ref(provider_def: dict[str, Any]) -> SchemaRef | None:
+    """The national schema named in the provider definition (see ``pygeoapi_config``)."""
+    described = provider_def.get("national_schema")
+    if not described:
+        return None
+    return SchemaRef(
+        name=described["name"], version=described["version"], kind=described["kind"], path=Path(described["path"])
+    )
+
+
 class GeoPackageProvider(BaseProvider):
     """Features of one published layer (``table``) in the store at ``data``'s folder."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
-        super().__init__(provider_def)
+        # BaseProvider parses the storage CRS URI with pyproj; hand it the cached CRS instead.
+        storage_crs = provider_def.get("storage_crs") or DEFAULT_STORAGE_CRS
+        super().__init__({**provider_def, "storage_crs": cached_crs(storage_crs)})
         path = Path(self.data)
         self.layer_id: str = provider_def.get("table") or path.stem
         self.store = store_for(str(path.parent))
         self.id_field = "id"
-        # BaseProvider.fields returns ``_fields`` as is: fill it now (cheap: cached metadata).
-        self._fields = self.get_fields()
+        self.schema_ref = _schema_ref(provider_def)
+        # BaseProvider.fields returns ``_fields`` as is: fill it now (cheap: cached).
+        self._metadata = self._read_metadata()
+        self._fields = queryables.properties(self.field_types, self.schema_ref)
 
     # -- description -------------------------------------------------------------------
-    def get_fields(self) -> dict[str, dict[str, str]]:
+    def _read_metadata(self) -> dict[str, Any]:
         try:
-            metadata = self.store.metadata(self.layer_id) or {}
+            return self.store.metadata(self.layer_id) or {}
         except StoreError as exc:
             raise ProviderConnectionError(user_msg=str(exc)) from exc
-        types = metadata.get("field_types", {})
-        return {name: dict(JSON_SCHEMA_TYPES.get(kind, {"type": "string"})) for name, kind in types.items()}
+
+    @property
+    def field_types(self) -> dict[str, str]:
+        """Published property → store type (string, integer, number, boolean, date, array…)."""
+        return dict(self._metadata.get("field_types", {}))
+
+    def get_fields(self) -> dict[str, dict[str, Any]]:
+        """JSON Schema of each published property, typed from the national schema."""
+        return queryables.properties(self.field_types, self.schema_ref)
+
+    def queryables(self, names: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """The ``properties`` of ``/queryables``: the fields plus the geometry, with their roles."""
+        result: dict[str, dict[str, Any]] = {
+            "geometry": queryables.geometry_schema(self._metadata.get("geometry_types") or [])
+        }
+        for name, schema in self.get_fields().items():
+            if name == self.id_field:
+                schema["x-ogc-role"] = "id"
+            result[name] = schema
+        if names is not None:
+            result = {name: result[name] for name in names if name in result}
+        return result
 
     def get_schema(self, schema_type=None):  # noqa: ANN001 (pygeoapi signature)
-        properties = {name: dict(schema) for name, schema in self.get_fields().items()}
-        return "application/geo+json", {"$schema": "http://json-schema.org/draft/2019-09/schema", "type": "object", "properties": properties}
+        properties = self.queryables()
+        return "application/geo+json", {
+            "$schema": "http://json-schema.org/draft/2019-09/schema",
+            "type": "object",
+            "properties": properties,
+        }
 
     # -- queries -------------------------------------------------------------------------
     def query(
@@ -122,15 +158,15 @@ class GeoPackageProvider(BaseProvider):
     ) -> dict[str, Any]:
         # Refuse what we do not implement rather than answer as if it had not been asked.
         if q:
-            raise ProviderInvalidQueryError(user_msg="la recherche plein texte (q) n'est pas prise en charge")
+            raise ProviderInvalidQueryError(user_msg="q : la recherche plein texte n'est pas prise en charge")
         if datetime_:
             raise ProviderInvalidQueryError(
-                user_msg=f"la collection « {self.layer_id} » n'a pas de dimension temporelle (paramètre datetime)"
+                user_msg=f"datetime : la collection « {self.layer_id} » n'a pas de dimension temporelle"
             )
         try:
-            where = to_where(filterq) if filterq is not None else None
+            where = to_where(filterq, self.field_types) if filterq is not None else None
         except UnsupportedFilter as exc:
-            raise ProviderInvalidQueryError(user_msg=f"filtre CQL2 non pris en charge : {exc}") from None
+            raise ProviderInvalidQueryError(user_msg=str(exc)) from None
         hits_only = resulttype == "hits"
         keys = [("-" if key.get("order") == "-" else "") + key["property"] for key in sortby or []]
         try:

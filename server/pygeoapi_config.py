@@ -18,6 +18,8 @@ from layers.catalogue import Catalogue, LayerSpec
 from layers.settings import Settings
 from layers.store import Store
 
+from .assets import html_config
+
 PROVIDER_NAME = "server.provider.GeoPackageProvider"
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
@@ -124,6 +126,13 @@ def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalog
         "id_field": "id",
         "crs": list(SUPPORTED_CRS),
         "storage_crs": STORAGE_CRS,
+        # Read by our provider: queryables, /schema and OpenAPI typed from the national schema.
+        "national_schema": {
+            "name": spec.schema.name,
+            "version": spec.schema.version,
+            "kind": spec.schema.kind,
+            "path": str(spec.schema.path),
+        },
     }
     title_field = _title_field(metadata.get("field_types", {}))
     if title_field:
@@ -162,6 +171,8 @@ def build_config(settings: Settings, catalogue: Catalogue, store: Store) -> dict
             "pretty_print": False,
             "limits": {"default_items": DEFAULT_LIMIT, "max_items": MAX_LIMIT, "on_exceed": "throttle"},
             "map": {"url": map_url, "attribution": attribution},
+            # Templates, /static and French catalogue of the HTML pages; no tiles for basemap "none".
+            **html_config(settings.basemap),
             "admin": False,
         },
         "logging": {"level": "ERROR"},

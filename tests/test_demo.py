@@ -63,11 +63,6 @@ def test_same_seed_same_bytes_other_seed_other_bytes(demo, tmp_path):
     assert all(other[name] != first[name] for name in FILES.values())
 
 
-def test_fast(demo):
-    _, _, seconds = demo
-    assert seconds < 10, f"write_demo took {seconds:.1f} s (target < 5 s)"
-
-
 def test_geodae_export_form(demo):
     _, paths, _ = demo
     path = paths["defibrillateurs"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from layers.errors import StoreError
 from layers.settings import Settings
 
-from .base import And, Comparison, InvalidQueryError, Not, Or, QueryResult, Store, Where
+from .base import And, Comparison, InvalidQueryError, Not, Or, QueryResult, Spatial, Store, Where
 from .geopackage import GeoPackageStore
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "Not",
     "Or",
     "QueryResult",
+    "Spatial",
     "Store",
     "Where",
     "open_store",
@@ -28,7 +29,9 @@ def open_store(settings: Settings) -> Store:
     if not url:
         return GeoPackageStore(settings.data_dir)
     if url.startswith(("postgresql://", "postgres://")):
-        raise StoreError("le stockage PostGIS n'est pas encore disponible : laisser GEOCOMMUNE_STORE vide")
+        from .postgis import PostGISStore  # imported here: psycopg is only needed for PostGIS
+
+        return PostGISStore(url, pool_size=settings.pg_pool)
     raise StoreError(
         f"adresse de stockage non reconnue « {url} » : vide (GeoPackage) ou postgresql://…"
     )

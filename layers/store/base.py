@@ -60,7 +60,26 @@ class Not:
     item: "Where"
 
 
-Where = Union[Comparison, And, Or, Not]
+SpatialOp = Literal[
+    "intersects", "disjoint", "within", "contains", "equals", "touches", "overlaps", "crosses", "dwithin"
+]
+
+
+@dataclass(frozen=True)
+class Spatial:
+    """The feature's geometry ``op`` a literal ``geometry`` (shapely, WGS84 longitude/latitude).
+
+    ``within`` reads "the feature lies within the literal"; ``dwithin`` takes ``distance``
+    in metres, measured on the ellipsoid. A feature without geometry is neither inside
+    nor outside: the predicate is unknown (SQL ``NULL``) for it, also under ``Not``.
+    """
+
+    op: SpatialOp
+    geometry: Any
+    distance: float | None = None
+
+
+Where = Union[Comparison, And, Or, Not, Spatial]
 
 
 # -- query results ------------------------------------------------------------------

@@ -1,8 +1,16 @@
 """Queries on one open GeoPackage layer: bbox through the R-tree, filters, sort, page, count.
 
 Everything is compiled to one parameterised SQL ``WHERE`` clause, so that the page
-(``LIMIT``/``OFFSET``) and ``numberMatched`` (``count(*)``) are computed by SQLite on the
-same criteria.
+(``LIMIT``) and ``numberMatched`` (``count(*)``) are computed by SQLite on the same
+criteria. What makes this cheap on large layers:
+
+- ``numberMatched`` comes from the GeoPackage's feature count when nothing filters, from
+  the R-tree when only a bbox does, and is computed once per query and open file
+  otherwise (``LayerCache``): walking the pages of a filtered query counts once;
+- deep pages in the default order (feature id) are reached by seeking on the id
+  (keyset) rather than ``OFFSET``, which reads and discards every row before the page:
+  by arithmetic when the ids are dense (a published file is written once, ids 1…n) and
+  nothing filters, otherwise from the last id of the pages already served.
 """
 
 from __future__ import annotations
@@ -14,8 +22,12 @@ import numpy as np
 import orjson
 import shapely
 
-from .base import And, BBox, Comparison, InvalidQueryError, Not, Or, QueryResult, Where
+from .base import And, BBox, Comparison, InvalidQueryError, Not, Or, QueryResult, Spatial, Where
 from .gpkg_reader import CELL_DECODERS, OpenLayer, decode_geometries, quote
+from .gpkg_paging import count_all, number_matched, page_in_id_order, query_key
+from .gpkg_spatial import spatial_clause
+
+__all__ = ["build_where", "count_all", "get_feature", "materialise", "run_query", "selected_columns"]
 
 _SQL_OPS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TRUE = {"true", "1", "yes", "oui", "vrai"}
@@ -34,6 +46,8 @@ def _coerce(layer: OpenLayer, name: str, value: Any) -> Any:
         if kind == "integer":
             if isinstance(value, bool):
                 raise ValueError
+            if isinstance(value, float):  # a typed literal (CQL2): compared as a number, rang < 2.5
+                return value
             number = float(value)
             if not number.is_integer():
                 raise ValueError
@@ -76,20 +90,39 @@ def _column(layer: OpenLayer, name: str) -> str:
 # -- WHERE ------------------------------------------------------------------------------
 
 
-def _compile_where(layer: OpenLayer, node: Where, params: list[Any]) -> str:
+def _compile_where(layer: OpenLayer, node: Where, params: list[Any], negated: bool = False) -> str:
+    """SQL for ``node`` (for ``NOT node`` when ``negated``).
+
+    NOT is pushed down to the leaves (De Morgan holds in SQL's three-valued logic), so
+    that a spatial predicate is always compiled as a plain id test that SQLite answers
+    by id lookups, never by a scan (see ``spatial_clause``). Comparisons keep SQL's own
+    ``NOT`` and NULL semantics.
+    """
     if isinstance(node, And) or isinstance(node, Or):
+        conjunction = isinstance(node, And) != negated  # NOT (a AND b) = NOT a OR NOT b
         if not node.items:
-            return "1" if isinstance(node, And) else "0"
-        joiner = " AND " if isinstance(node, And) else " OR "
-        return "(" + joiner.join(_compile_where(layer, item, params) for item in node.items) + ")"
+            return "1" if conjunction else "0"
+        joiner = " AND " if conjunction else " OR "
+        return "(" + joiner.join(_compile_where(layer, item, params, negated) for item in node.items) + ")"
     if isinstance(node, Not):
-        return f"(NOT {_compile_where(layer, node.item, params)})"
+        return _compile_where(layer, node.item, params, not negated)
+    if isinstance(node, Spatial):
+        return spatial_clause(layer, node, params, negated)
     if not isinstance(node, Comparison):
         raise InvalidQueryError(f"expression de filtre non prise en charge : {node!r}")
+    sql = _compile_comparison(layer, node, params)
+    return f"(NOT {sql})" if negated else sql
+
+
+def _compile_comparison(layer: OpenLayer, node: Comparison, params: list[Any]) -> str:
     column = _column(layer, node.property)
     op = node.op
     if op == "isnull":
         return f"({column} IS NULL)"
+    if op == "=" and layer.field_types.get(node.property) == "array" and isinstance(node.value, str):
+        # property=value on a list (jours=lundi): the list holds the value.
+        params.append(node.value)
+        return f"(EXISTS (SELECT 1 FROM json_each({column}) WHERE value = ?))"
     if op in _SQL_OPS:
         params.append(_coerce(layer, node.property, node.value))
         return f"({column} {_SQL_OPS[op]} ?)"
@@ -281,40 +314,25 @@ def run_query(
         raise InvalidQueryError("limit et offset doivent être positifs ou nuls")
     compiled = build_where(layer, bbox=bbox, properties=properties, where=where)
     where_sql, params = compiled.where, compiled.params
+    key = query_key(bbox, properties, where)
     order_sql = _order_by(layer, sortby)
     names = selected_columns(layer, select)
-    table = quote(layer.table)
+    with_geometry = not skip_geometry
     if count:
-        if compiled.known_count is not None:
-            number_matched = compiled.known_count
-        elif where_sql:
-            number_matched = layer.execute(f"SELECT count(*) FROM {table}{where_sql}", params)[0][0]
-        else:
-            number_matched = count_all(layer)
+        matched = number_matched(layer, where_sql, params, compiled.known_count, key)
     else:
-        number_matched = -1
-    if limit == 0 or (count and offset >= number_matched):
-        return materialise(layer, [], names, with_geometry=not skip_geometry, number_matched=number_matched)
-    select_sql = ", ".join([quote("id"), *map(quote, names)] + ([] if skip_geometry else [quote(layer.geometry_column)]))
-    rows = layer.execute(
-        f"SELECT {select_sql} FROM {table}{where_sql}{order_sql} LIMIT ? OFFSET ?",
-        [*params, int(limit), int(offset)],
-    )
-    return materialise(layer, rows, names, with_geometry=not skip_geometry, number_matched=number_matched)
-
-
-def count_all(layer: OpenLayer) -> int:
-    # GDAL keeps the feature count in gpkg_ogr_contents: no table scan.
-    row = layer.execute(
-        "SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?", (layer.table,)
-    ) if _has_table(layer, "gpkg_ogr_contents") else []
-    if row and row[0][0] is not None:
-        return int(row[0][0])
-    return int(layer.execute(f"SELECT count(*) FROM {quote(layer.table)}")[0][0])
-
-
-def _has_table(layer: OpenLayer, name: str) -> bool:
-    return bool(layer.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+        matched = -1
+    if limit == 0 or (count and offset >= matched):
+        return materialise(layer, [], names, with_geometry=with_geometry, number_matched=matched)
+    select_sql = ", ".join([quote("id"), *map(quote, names)] + ([quote(layer.geometry_column)] if with_geometry else []))
+    if not sortby:  # the default order, by feature id: seek instead of OFFSET
+        rows = page_in_id_order(layer, select_sql, where_sql, params, key, int(limit), int(offset))
+    else:
+        rows = layer.execute(
+            f"SELECT {select_sql} FROM {quote(layer.table)}{where_sql}{order_sql} LIMIT ? OFFSET ?",
+            [*params, int(limit), int(offset)],
+        )
+    return materialise(layer, rows, names, with_geometry=with_geometry, number_matched=matched)
 
 
 def get_feature(layer: OpenLayer, feature_id: str) -> dict[str, Any] | None:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Hashable
 
 import numpy as np
 import orjson
@@ -56,6 +57,56 @@ def _from_json(values: tuple[Any, ...]) -> list[Any]:
 CELL_DECODERS = {"boolean": _to_bool, "array": _from_json, "object": _from_json}
 
 
+class LayerCache:
+    """Answers computed on one open file (counts, spatial matches, paging cursors).
+
+    Kept with the ``OpenLayer`` it was computed on: a published file never changes in
+    place, so an answer stays right as long as the file is the same, and a
+    re-publication (new file identity, new ``OpenLayer``) starts from an empty cache.
+    Keys are tuples whose first item names the kind of answer; each kind is bounded on
+    its own (least recently used first out), so that a few large answers (the ids
+    matching a spatial filter) cannot crowd out many small ones (counts).
+    """
+
+    LIMITS = {"spatial": 16, "cursors": 64}
+    DEFAULT_LIMIT = 512
+
+    def __init__(self) -> None:
+        self._kinds: dict[Hashable, OrderedDict[Hashable, Any]] = {}
+        self._lock = threading.Lock()
+
+    def _entries(self, key: Hashable) -> OrderedDict[Hashable, Any]:
+        kind = key[0] if isinstance(key, tuple) and key else None
+        return self._kinds.setdefault(kind, OrderedDict())
+
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        with self._lock:
+            entries = self._entries(key)
+            if key not in entries:
+                return default
+            entries.move_to_end(key)
+            return entries[key]
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        with self._lock:
+            entries = self._entries(key)
+            entries[key] = value
+            entries.move_to_end(key)
+            limit = self.LIMITS.get(key[0] if isinstance(key, tuple) and key else None, self.DEFAULT_LIMIT)
+            while len(entries) > limit:
+                entries.popitem(last=False)
+        return value
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        missing = object()
+        value = self.get(key, missing)
+        return self.put(key, compute()) if value is missing else value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kinds.clear()
+
+
 @dataclass
 class OpenLayer:
     """A read-only connection to one published file and what we learnt when opening it."""
@@ -70,6 +121,7 @@ class OpenLayer:
     columns: tuple[str, ...]  # attribute columns in table order ("id" included)
     metadata: dict[str, Any]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    cache: LayerCache = field(default_factory=LayerCache)
 
     @property
     def field_types(self) -> dict[str, str]:

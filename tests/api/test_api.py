@@ -117,7 +117,7 @@ def test_supported_cql2_filter(server):
 @pytest.mark.parametrize(
     "cql",
     [
-        "S_INTERSECTS(geom, POINT(6 43.5))",  # spatial: not implemented yet
+        "S_INTERSECTS(nom, POINT(6 43.5))",  # spatial predicate on a property that is not the geometry
         "inconnu = 3",  # unknown property
         "rang = 'beaucoup'",  # wrong type
         "this is not CQL",  # unparsable (pygeoapi's own check)

@@ -81,7 +81,7 @@ def test_cql2_translation(cql, expected):
 
 @pytest.mark.parametrize(
     "cql",
-    ["S_INTERSECTS(geom, POINT(1 2))", "rang + 1 > 2", "CASEI(nom) = 'a'", "rang = nom", "maj T_AFTER TIMESTAMP('2020-01-01T00:00:00Z')"],
+    ["S_INTERSECTS(rang, POINT(1 2))", "rang + 1 > 2", "CASEI(nom) = 'a'", "rang = nom", "maj T_AFTER TIMESTAMP('2020-01-01T00:00:00Z')"],
 )
 def test_cql2_unsupported_is_refused(cql):
     with pytest.raises(UnsupportedFilter):

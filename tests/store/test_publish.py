@@ -256,5 +256,7 @@ def test_unpublished_layer_is_a_store_error(store):
 def test_open_store_chooses_by_settings(tmp_path):
     store = open_store(Settings(data_dir=tmp_path, store=""))
     assert isinstance(store, GeoPackageStore) and isinstance(store, Store)
-    with pytest.raises(StoreError, match="pas encore disponible"):
-        open_store(Settings(data_dir=tmp_path, store="postgresql://localhost/geo"))
+    # postgresql://… → the PostGIS store (connects lazily: nothing to reach here; see tests/postgis).
+    assert type(open_store(Settings(data_dir=tmp_path, store="postgresql://localhost/geo"))).__name__ == "PostGISStore"
+    with pytest.raises(StoreError, match="non reconnue"):
+        open_store(Settings(data_dir=tmp_path, store="mysql://localhost/geo"))

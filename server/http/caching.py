@@ -1,0 +1,115 @@
+"""HTTP caching: ETag and Last-Modified derived from the published layers, 304 answers.
+
+The validators are computed *before* pygeoapi runs, from what the response depends on,
+so a revalidation that matches costs one ``stat`` per layer and no query:
+
+- a collection's resources (``/collections/{id}``, ``/items``, ``/items/{fid}``,
+  ``/queryables``, ``/schema``) depend on that layer: its ``published_at`` and the
+  identity of its published file (inode, mtime, size — a re-publication replaces the file
+  with ``os.replace``, so even two publications within one second differ);
+- the landing page, ``/conformance``, ``/collections`` and ``/openapi`` depend on the set
+  of served layers, i.e. on all of them;
+- all of them depend on the generated configuration (``config_token``: a new server
+  version or a new catalogue means new ETags) and on the request: its path and normalised
+  query string, and the ``Accept`` / ``Accept-Language`` headers that pick the format and
+  the language.
+
+The ETag is *weak* (``W/"…"``): the body is equivalent, not identical, from one request
+to the next (pygeoapi stamps ``timeStamp``) and between its gzip and identity encodings.
+``Last-Modified`` is the layer's ``published_at`` (the latest one for global resources);
+when a client sends both conditions, ``If-None-Match`` wins (RFC 9110 §13.2.2), which
+keeps the answer exact even though ``Last-Modified`` has a one-second resolution.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from dataclasses import dataclass
+from typing import Iterable
+
+from flask import Request, Response
+from werkzeug.http import is_resource_modified
+
+from layers.store import Store
+
+from .routing import GLOBAL_KINDS, CollectionInfo, Route
+
+
+@dataclass(frozen=True)
+class Validators:
+    etag: str  # unquoted; sent weak
+    last_modified: dt.datetime | None
+
+
+def _layer_state(store: Store, info: CollectionInfo) -> tuple[str, str, dt.datetime | None]:
+    """(published_at, file identity, published_at as a datetime) of one served layer."""
+    try:
+        metadata = store.metadata(info.id) or {}
+    except Exception:  # noqa: BLE001 — an unreadable layer: no validator, pygeoapi answers
+        metadata = {}
+    published = str(metadata.get("published_at", ""))
+    try:
+        st = os.stat(info.data)
+        identity = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+    except OSError:
+        identity = "absent"
+    try:
+        when = dt.datetime.fromisoformat(published) if published else None
+        if when is not None and when.tzinfo is None:
+            when = when.replace(tzinfo=dt.UTC)
+    except ValueError:
+        when = None
+    return published, identity, when
+
+
+def _normalised_query(request: Request) -> str:
+    pairs = sorted((k, v) for k, values in request.args.lists() for v in values)
+    return "&".join(f"{k}={v}" for k, v in pairs)
+
+
+def compute(
+    request: Request, route: Route, store: Store, collections: dict[str, CollectionInfo], config_token: str
+) -> Validators | None:
+    """The validators of the resource ``request`` addresses, or None when it has none."""
+    if route.kind in GLOBAL_KINDS:
+        infos: Iterable[CollectionInfo] = collections.values()
+    elif route.collection in collections:
+        infos = [collections[route.collection]]  # type: ignore[index]
+    else:
+        return None
+    states = [(info.id, *_layer_state(store, info)) for info in infos]
+    digest = hashlib.sha256()
+    for part in (
+        config_token,
+        request.path,
+        _normalised_query(request),
+        request.headers.get("Accept", ""),
+        request.headers.get("Accept-Language", ""),
+        *(f"{cid}|{published}|{identity}" for cid, published, identity, _ in states),
+    ):
+        digest.update(part.encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    dates = [when for *_, when in states if when is not None]
+    return Validators(digest.hexdigest()[:32], max(dates) if dates else None)
+
+
+def not_modified(request: Request, validators: Validators) -> bool:
+    """True when the client's copy is current (If-None-Match, else If-Modified-Since)."""
+    if "If-None-Match" not in request.headers and "If-Modified-Since" not in request.headers:
+        return False
+    return not is_resource_modified(
+        request.environ, etag=validators.etag, last_modified=validators.last_modified
+    )
+
+
+def apply(response: Response, validators: Validators, max_age: int) -> None:
+    response.set_etag(validators.etag, weak=True)
+    if validators.last_modified is not None:
+        response.last_modified = validators.last_modified
+    response.headers["Cache-Control"] = f"public, max-age={max(0, int(max_age))}"
+
+
+def no_store(response: Response) -> None:
+    response.headers["Cache-Control"] = "no-store"
