@@ -20,10 +20,10 @@ from pygeoapi.openapi import get_oas
 
 from layers.catalogue import get_catalogue
 from layers.settings import Settings
-from layers.store import open_store
 
-from . import conformance
+from . import conformance, provider
 from .http import install_http_layer, repair_openapi
+from .map.routes import register as register_map
 from .pygeoapi_config import build_config, write_yaml
 
 RUNTIME_DIR = ".runtime"
@@ -42,14 +42,19 @@ def runtime_dir(settings: Settings) -> Path:
 def write_runtime_files(settings: Settings) -> RuntimeFiles:
     """Generate ``pygeoapi.yml`` and ``openapi.yml`` from the catalogue and the store."""
     catalogue = get_catalogue(settings.catalogue)
-    store = open_store(settings)
+    # The process's store, shared with the provider and the HTTP layer; the provider takes
+    # the PostGIS URL (credentials included) from these settings, not from the files.
+    store = provider.configure(settings)
     folder = runtime_dir(settings)
     config = build_config(settings, catalogue, store)
     config_path = write_yaml(config, folder / "pygeoapi.yml")
-    # get_oas loads our provider for each collection (queryables): the store must be readable.
+    # get_oas loads our provider for each collection (queryables); a store that cannot be
+    # reached gives collections described without their fields rather than no server.
     # repair_openapi: pygeoapi's document refers to remote OGC schemas and misdescribes some
     # responses (see server/http/openapi.py); the served document is the repaired one.
-    openapi_path = write_yaml(repair_openapi(get_oas(config), config), folder / "openapi.yml")
+    with provider.describing():
+        document = get_oas(config)
+    openapi_path = write_yaml(repair_openapi(document, config), folder / "openapi.yml")
     return RuntimeFiles(config_path, openapi_path)
 
 
@@ -66,6 +71,7 @@ class _ClientErrorFilter(logging.Filter):
 
 
 _CLIENT_ERROR_FILTER = _ClientErrorFilter()
+OWN_LOGGERS = ("geocommune", "server", "layers")
 
 
 def load_flask_app(files: RuntimeFiles):
@@ -81,6 +87,11 @@ def load_flask_app(files: RuntimeFiles):
     # previous configuration, so re-run the module body.
     module = importlib.reload(module) if module is not None else importlib.import_module("pygeoapi.flask_app")
     app = module.APP
+    # pygeoapi's logging level (ERROR, in the configuration) silences its own chatter; our
+    # warnings — database unreachable, back, started without it — are for the operator.
+    for name in OWN_LOGGERS:
+        if logging.getLogger(name).level == logging.NOTSET:
+            logging.getLogger(name).setLevel(logging.WARNING)
     api_logger = logging.getLogger("pygeoapi.api")
     if _CLIENT_ERROR_FILTER not in api_logger.filters:
         api_logger.addFilter(_CLIENT_ERROR_FILTER)
@@ -94,4 +105,5 @@ def create_app(settings: Settings):
     files = write_runtime_files(settings)
     app = load_flask_app(files)
     config = sys.modules["pygeoapi.flask_app"].CONFIG  # exactly what pygeoapi serves
-    return install_http_layer(app, settings, config, (files.config, files.openapi), runtime_dir(settings))
+    app = install_http_layer(app, settings, config, (files.config, files.openapi), runtime_dir(settings))
+    return register_map(app, settings)  # /carte, /map, nearest and aggregate endpoints

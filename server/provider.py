@@ -2,8 +2,20 @@
 
 pygeoapi instantiates a provider for every request (``load_plugin`` in each API
 function), so the constructor must be cheap: the store — and with it the open SQLite
-connections — is cached per process and per data folder, and so are the property
-schemas and the CRS objects.
+connections or the PostgreSQL pool — is cached per process and per store (``shared_store``),
+and so are the property schemas and the CRS objects. The HTTP layer uses the same store
+object, so a process holds one pool, created on first use (after gunicorn's fork).
+
+Which store: the provider definition's ``data`` names where the layer lives — the
+GeoPackage file, or for PostGIS ``postgresql://user:***@host:port/db#schema.layer`` (password masked)
+(``PostGISStore.path``). The PostGIS URL *with* its credentials is never written into the
+generated configuration: it comes from the process's settings (``configure``, called by
+``create_app`` in the gunicorn master before the fork; ``GEOCOMMUNE_STORE`` otherwise), and
+must designate the same database and schema as ``data``.
+
+A database that cannot be reached raises ``StoreUnavailableError`` out of the provider,
+past pygeoapi (which only catches its own provider errors), to the HTTP layer's error table:
+503 with a French message, and the next request after the database is back succeeds.
 
 Everything a request asks is answered by the store in SQL (bbox through the R-tree,
 property filters, CQL2, sort, paging, ``numberMatched``) or refused with a 400 naming
@@ -13,9 +25,11 @@ what is not supported; nothing is ignored.
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pyproj
@@ -32,7 +46,8 @@ from pygeoapi.provider.base import (
 
 from layers.catalogue import SchemaRef
 from layers.errors import StoreError
-from layers.store import GeoPackageStore, InvalidQueryError, QueryResult, Store
+from layers.settings import Settings, load_settings
+from layers.store import InvalidQueryError, QueryResult, Store, StoreUnavailableError, open_store
 
 from . import conformance, queryables
 from .crs import DEFAULT_STORAGE_CRS, cached_crs
@@ -45,10 +60,107 @@ LOGGER = logging.getLogger(__name__)
 conformance.apply()
 
 
-@lru_cache(maxsize=None)
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+_settings: Settings | None = None  # the process's settings (``configure``); None: GEOCOMMUNE_* variables
+_describing = False  # True while the configuration is being described (``describing``)
+
+
+def _store_key(settings: Settings) -> tuple[str, int]:
+    url = settings.store.strip()
+    if url:
+        return url, int(settings.pg_pool)
+    return str(Path(settings.data_dir).resolve()), 0
+
+
+_STORES: dict[tuple[str, int], Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _open(key: str, pool_size: int) -> Store:
+    store = _STORES.get((key, pool_size))
+    if store is None:
+        with _STORES_LOCK:
+            store = _STORES.get((key, pool_size))
+            if store is None:
+                if key.startswith(POSTGRES_SCHEMES):
+                    store = open_store(Settings(store=key, pg_pool=pool_size))
+                else:
+                    store = open_store(Settings(data_dir=Path(key), store=""))
+                _STORES[(key, pool_size)] = store
+    return store
+
+
+def shared_store(settings: Settings) -> Store:
+    """The one store of this process for ``settings`` (by store URL, or GeoPackage folder).
+
+    Opening it costs nothing: the PostGIS pool is created at its first query, in the process
+    that makes it (a gunicorn worker, not the master it was forked from)."""
+    return _open(*_store_key(settings))
+
+
+@lru_cache(maxsize=64)
+def _resolved(folder: str) -> str:
+    return str(Path(folder).resolve())
+
+
 def store_for(data_dir: str) -> Store:
-    """One store per data folder and per process (its connections are reused)."""
-    return GeoPackageStore(Path(data_dir))
+    """The GeoPackage store of ``data_dir`` (one per folder and per process)."""
+    return _open(_resolved(str(data_dir)), 0)
+
+
+def configure(settings: Settings) -> Store:
+    """Make ``settings`` this process's (the PostGIS URL with its credentials comes from
+    here, never from the generated files) and return its shared store."""
+    global _settings
+    _settings = settings
+    return shared_store(settings)
+
+
+def current_settings() -> Settings:
+    return _settings if _settings is not None else load_settings()
+
+
+def close_stores() -> None:
+    """Close the connections of every store of this process — the gunicorn master, once the
+    configuration is written: its workers open their own. A store reopens on next use."""
+    for store in list(_STORES.values()):
+        close = getattr(store, "close", None)
+        if close is not None:
+            close()
+
+
+@contextmanager
+def describing() -> Iterator[None]:
+    """While pygeoapi describes the collections (``get_oas`` at start-up): a store that
+    cannot be reached gives providers without fields instead of failing the start."""
+    global _describing
+    previous, _describing = _describing, True
+    try:
+        yield
+    finally:
+        _describing = previous
+
+
+def store_for_data(data: str, layer_id: str) -> Store:
+    """The store holding ``layer_id``, from the provider definition's ``data``."""
+    if not data.startswith(POSTGRES_SCHEMES):
+        return store_for(str(Path(data).parent))
+    settings = current_settings()
+    url = settings.store.strip()
+    if not url.startswith(POSTGRES_SCHEMES):
+        raise ProviderConnectionError(
+            user_msg=f"la collection « {layer_id} » est servie depuis PostgreSQL, mais l'adresse du stockage "
+                     "(GEOCOMMUNE_STORE) n'est pas donnée à ce processus"
+        )
+    store = shared_store(settings)
+    located = str(store.path(layer_id))
+    if located != data:
+        raise ProviderConnectionError(
+            user_msg=f"GEOCOMMUNE_STORE ({located}) ne désigne pas la base où la configuration place "
+                     f"« {layer_id} » ({data}) : régénérer la configuration (redémarrer le serveur)"
+        )
+    return store
 
 
 @lru_cache(maxsize=64)
@@ -87,15 +199,17 @@ def _schema_ref(provider_def: dict[str, Any]) -> SchemaRef | None:
 
 
 class GeoPackageProvider(BaseProvider):
-    """Features of one published layer (``table``) in the store at ``data``'s folder."""
+    """Features of one published layer (``table``) of the store ``data`` names (a GeoPackage
+    file, or a PostGIS location: see the module docstring). The name stays for the
+    configurations already written; it serves both stores."""
 
     def __init__(self, provider_def: dict[str, Any]) -> None:
         # BaseProvider parses the storage CRS URI with pyproj; hand it the cached CRS instead.
         storage_crs = provider_def.get("storage_crs") or DEFAULT_STORAGE_CRS
         super().__init__({**provider_def, "storage_crs": cached_crs(storage_crs)})
-        path = Path(self.data)
-        self.layer_id: str = provider_def.get("table") or path.stem
-        self.store = store_for(str(path.parent))
+        data = str(self.data)
+        self.layer_id: str = provider_def.get("table") or Path(data).stem
+        self.store = store_for_data(data, self.layer_id)
         self.id_field = "id"
         self.schema_ref = _schema_ref(provider_def)
         # BaseProvider.fields returns ``_fields`` as is: fill it now (cheap: cached).
@@ -106,6 +220,11 @@ class GeoPackageProvider(BaseProvider):
     def _read_metadata(self) -> dict[str, Any]:
         try:
             return self.store.metadata(self.layer_id) or {}
+        except StoreUnavailableError as exc:
+            if _describing:  # start-up with the database away: described without its fields
+                LOGGER.debug("%s décrite sans ses champs : %s", self.layer_id, exc)
+                return {}
+            raise  # past pygeoapi, to the HTTP layer's error table: 503
         except StoreError as exc:
             raise ProviderConnectionError(user_msg=str(exc)) from exc
 
@@ -183,6 +302,8 @@ class GeoPackageProvider(BaseProvider):
             )
         except InvalidQueryError as exc:
             raise ProviderInvalidQueryError(user_msg=exc.message) from None
+        except StoreUnavailableError:
+            raise  # past pygeoapi, to the HTTP layer's error table: 503
         except StoreError as exc:
             raise ProviderConnectionError(user_msg=exc.message) from None
         except Exception as exc:  # a bug or a broken file: logged, reported as 500
@@ -199,6 +320,10 @@ class GeoPackageProvider(BaseProvider):
     def get(self, identifier: str, crs_transform_spec: CrsTransformSpec | None = None, **kwargs: Any) -> dict[str, Any]:
         try:
             feature = self.store.get(self.layer_id, str(identifier))
+        except InvalidQueryError as exc:
+            raise ProviderInvalidQueryError(user_msg=exc.message) from None
+        except StoreUnavailableError:
+            raise  # past pygeoapi, to the HTTP layer's error table: 503
         except StoreError as exc:
             raise ProviderConnectionError(user_msg=exc.message) from None
         if feature is None:

@@ -3,10 +3,21 @@
 One ``collection`` resource per *published* layer (a catalogue entry that was never
 published is not served). Titles, descriptions and keywords carry both languages; French
 comes first in ``server.languages`` and is therefore pygeoapi's default.
+
+The provider's ``data`` says where the layer lives: the GeoPackage file, or for PostGIS the
+``postgresql://user:***@host:port/db#schema.layer`` (password masked). The credentials stay out of
+this file (written under the data folder): the provider takes the store URL from the
+process's settings (``server.provider``).
+
+When the store cannot be reached at start-up (PostgreSQL down), the server still starts:
+every catalogue layer is described from the catalogue alone (territory extent, no
+publication details), a warning says so, and data requests answer 503 until the database
+is back — then they are served, without a restart.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -16,9 +27,11 @@ import yaml
 
 from layers.catalogue import Catalogue, LayerSpec
 from layers.settings import Settings
-from layers.store import Store
+from layers.store import Store, StoreUnavailableError
 
 from .assets import html_config
+
+LOGGER = logging.getLogger(__name__)
 
 PROVIDER_NAME = "server.provider.GeoPackageProvider"
 
@@ -94,7 +107,16 @@ def _description(spec: LayerSpec, metadata: dict[str, Any]) -> dict[str, str]:
     return {"fr": fr.strip(), "en": en.strip()}
 
 
-def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalogue: Catalogue) -> dict[str, Any]:
+def layer_location(store: Store, layer_id: str) -> str:
+    """The provider's ``data``: the resolved GeoPackage file, or the store's own
+    location with its password masked (PostGIS: ``postgresql://user:***@host:port/db#schema.layer``)."""
+    where = store.path(layer_id)
+    return str(where.resolve()) if isinstance(where, Path) else str(where)
+
+
+def _collection(
+    spec: LayerSpec, metadata: dict[str, Any], store: Store, catalogue: Catalogue, *, unconfirmed: bool = False
+) -> dict[str, Any]:
     links = [
         {
             "type": "text/html",
@@ -121,7 +143,7 @@ def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalog
     provider: dict[str, Any] = {
         "type": "feature",
         "name": PROVIDER_NAME,
-        "data": str(store.path(spec.id).resolve()),
+        "data": layer_location(store, spec.id),
         "table": spec.id,
         "id_field": "id",
         "crs": list(SUPPORTED_CRS),
@@ -137,6 +159,11 @@ def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalog
     title_field = _title_field(metadata.get("field_types", {}))
     if title_field:
         provider["title_field"] = title_field
+    if unconfirmed:
+        # Served without knowing whether it is published (store unreachable at start-up):
+        # once the database is back, a catalogue layer never published answers 404 and
+        # does not make /health fail (server/http).
+        provider["unconfirmed"] = True
     return {
         "type": "collection",
         "title": dict(spec.title),
@@ -148,14 +175,35 @@ def _collection(spec: LayerSpec, metadata: dict[str, Any], store: Store, catalog
     }
 
 
+def published_layers(
+    catalogue: Catalogue, store: Store
+) -> tuple[list[LayerSpec], dict[str, dict[str, Any]], bool]:
+    """The catalogue layers to serve, their publication metadata, and whether the store
+    confirmed them.
+
+    A store that cannot be reached (``StoreUnavailableError``) is not fatal: every catalogue
+    layer is served, described from the catalogue alone, and a warning (no traceback) says so.
+    """
+    try:
+        published_ids = set(store.published())
+        published = [layer for layer in catalogue.layers if layer.id in published_ids]
+        return published, {spec.id: store.metadata(spec.id) or {} for spec in published}, True
+    except StoreUnavailableError as exc:
+        LOGGER.warning(
+            "stockage injoignable au démarrage (%s) : les %d couches du catalogue sont servies sans leurs "
+            "métadonnées de publication ; les requêtes de données répondent 503 jusqu'au retour de la base, "
+            "puis sont servies sans redémarrage (descriptions et emprises complètes au prochain démarrage)",
+            exc.message, len(catalogue.layers),
+        )
+        return list(catalogue.layers), {spec.id: {} for spec in catalogue.layers}, False
+
+
 def build_config(settings: Settings, catalogue: Catalogue, store: Store) -> dict[str, Any]:
     """The whole pygeoapi configuration as a dict (see ``write_config`` for the file)."""
-    published_ids = set(store.published())
-    published = [layer for layer in catalogue.layers if layer.id in published_ids]
+    published, metadata, confirmed = published_layers(catalogue, store)
     resources: dict[str, Any] = {}
     for spec in published:
-        metadata = store.metadata(spec.id) or {}
-        resources[spec.id] = _collection(spec, metadata, store, catalogue)
+        resources[spec.id] = _collection(spec, metadata[spec.id], store, catalogue, unconfirmed=not confirmed)
 
     publisher = catalogue.publisher
     map_url, attribution = BASEMAPS.get(settings.basemap, BASEMAPS["osm"])

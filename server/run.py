@@ -2,8 +2,11 @@
 
 ``serve(settings)`` is what the CLI calls. The configuration and OpenAPI files are
 generated once, in the gunicorn master (``preload_app``); the workers are forked from it
-and open their own SQLite connections (the store drops connections inherited through
-``fork``).
+and open their own connections: the master closes its store once the application is
+loaded, and each worker creates its SQLite connections or its PostgreSQL pool on first use
+(a pool per worker, ``GEOCOMMUNE_PG_POOL`` connections at most; a sync worker serves one
+request at a time and keeps one open, so the database sees about one connection per
+worker, never more than workers × pool).
 """
 
 from __future__ import annotations
@@ -51,8 +54,11 @@ class GeocommuneServer(BaseApplication):
 
     def load(self):
         from .app import create_app
+        from .provider import close_stores
 
-        return create_app(self.settings)
+        app = create_app(self.settings)
+        close_stores()  # the master serves nothing: no connection of its own kept across the fork
+        return app
 
 
 def serve(settings: Settings) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "QueryResult",
     "Spatial",
     "Store",
+    "StoreUnavailableError",
     "Where",
     "open_store",
 ]
@@ -35,3 +36,14 @@ def open_store(settings: Settings) -> Store:
     raise StoreError(
         f"adresse de stockage non reconnue « {url} » : vide (GeoPackage) ou postgresql://…"
     )
+
+
+def __getattr__(name: str):
+    # ``StoreUnavailableError`` (the database cannot be reached: HTTP 503) lives with the
+    # PostgreSQL connections; imported on first use, so that psycopg is not loaded by
+    # every ``import layers.store``.
+    if name == "StoreUnavailableError":
+        from .pg_pool import StoreUnavailableError
+
+        return StoreUnavailableError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

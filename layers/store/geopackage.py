@@ -30,6 +30,7 @@ from layers.errors import PublicationError, StoreError
 from .base import BBox, QueryResult, Where
 from .gpkg_query import count_all, get_feature, run_query
 from .gpkg_reader import METADATA_TABLE, LayerReaders, OpenLayer, quote
+from .nearest import Neighbour, nearest_features
 
 STORE_FORMAT_VERSION = 1
 LAYER_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -382,6 +383,13 @@ class GeoPackageStore:
 
     def get(self, layer_id: str, feature_id: str) -> dict[str, Any] | None:
         return get_feature(self._layer(layer_id), feature_id)
+
+    def nearest(
+        self, layer_id: str, lon: float, lat: float, *, where: Where | None = None, k: int = 1
+    ) -> list[Neighbour]:
+        """The ``k`` features nearest to (lon, lat) among those matching ``where``, nearest
+        first (ties: by id), with their geodesic distance in metres (see ``nearest.py``)."""
+        return nearest_features(self._layer(layer_id), lon, lat, where=where, k=k)
 
     def close(self) -> None:
         self._readers.close()

@@ -10,7 +10,6 @@ from typing import Any, Mapping
 from flask import Flask
 
 from layers.settings import Settings
-from layers.store import open_store
 
 from .layer import HttpLayer, install
 from .metrics import Metrics, prepare
@@ -29,5 +28,7 @@ def install_http_layer(
     for path in runtime_files:
         digest.update(Path(path).read_bytes())
     metrics = Metrics(prepare(runtime_dir / "metrics"))
-    layer = HttpLayer(settings, open_store(settings), collections_from_config(config), digest.hexdigest()[:16], metrics)
+    from server.provider import shared_store  # the provider's store: one per process
+
+    layer = HttpLayer(settings, shared_store(settings), collections_from_config(config), digest.hexdigest()[:16], metrics)
     return install(app, layer)

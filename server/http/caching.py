@@ -5,8 +5,10 @@ so a revalidation that matches costs one ``stat`` per layer and no query:
 
 - a collection's resources (``/collections/{id}``, ``/items``, ``/items/{fid}``,
   ``/queryables``, ``/schema``) depend on that layer: its ``published_at`` and the
-  identity of its published file (inode, mtime, size — a re-publication replaces the file
-  with ``os.replace``, so even two publications within one second differ);
+  identity of that publication (``publication_identity``: the PostGIS store's token,
+  new at each publication; for the GeoPackage store, the published file's inode, mtime
+  and size — a re-publication replaces the file with ``os.replace`` — so even two
+  publications within one second differ);
 - the landing page, ``/conformance``, ``/collections`` and ``/openapi`` depend on the set
   of served layers, i.e. on all of them;
 - all of them depend on the generated configuration (``config_token``: a new server
@@ -27,11 +29,13 @@ import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 from flask import Request, Response
 from werkzeug.http import is_resource_modified
 
+from layers.errors import GeocommuneError
 from layers.store import Store
 
 from .routing import GLOBAL_KINDS, CollectionInfo, Route
@@ -43,18 +47,33 @@ class Validators:
     last_modified: dt.datetime | None
 
 
+def publication_identity(store: Store, layer_id: str, metadata: dict) -> str:
+    """What tells one publication of a layer from the next, whichever the store.
+
+    PostGIS: ``metadata["store"]["publication"]``, a token drawn at each publication. The
+    GeoPackage store writes no token: the identity of the published file stands for it.
+    """
+    token = (metadata.get("store") or {}).get("publication")
+    if token:
+        return f"token-{token}"
+    try:
+        where = store.path(layer_id)
+        if not isinstance(where, Path):  # a location, not a file (a store without token)
+            return "absent"
+        st = os.stat(where)
+    except (OSError, GeocommuneError):
+        return "absent"
+    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+
+
 def _layer_state(store: Store, info: CollectionInfo) -> tuple[str, str, dt.datetime | None]:
-    """(published_at, file identity, published_at as a datetime) of one served layer."""
+    """(published_at, publication identity, published_at as a datetime) of one served layer."""
     try:
         metadata = store.metadata(info.id) or {}
     except Exception:  # noqa: BLE001 — an unreadable layer: no validator, pygeoapi answers
         metadata = {}
     published = str(metadata.get("published_at", ""))
-    try:
-        st = os.stat(info.data)
-        identity = f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
-    except OSError:
-        identity = "absent"
+    identity = publication_identity(store, info.id, metadata)
     try:
         when = dt.datetime.fromisoformat(published) if published else None
         if when is not None and when.tzinfo is None:

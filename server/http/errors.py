@@ -12,6 +12,11 @@ an error reads the same whichever side caught it.
 
 A server fault (5xx that is not a known outage) never shows its message or traceback to
 the client: the body says « erreur interne », the traceback goes to the server log.
+
+A database that cannot be reached (``StoreUnavailableError``: PostGIS down, restarting,
+saturated) is an outage, not a fault: 503 ``ServiceUnavailable`` with ``Retry-After`` and a
+fixed French message (the driver's own text names hosts and ports: it goes to the log, as
+one warning line, without traceback). The store reconnects by itself; nothing to restart.
 """
 
 from __future__ import annotations
@@ -33,12 +38,16 @@ from pygeoapi.provider.base import (
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from layers.errors import GeocommuneError, PublicationError, StoreError, UnknownLayerError
-from layers.store import InvalidQueryError
+from layers.store import InvalidQueryError, StoreUnavailableError
 
 LOGGER = logging.getLogger("geocommune.http")
 
 INTERNAL_MESSAGE = "erreur interne"
 UNAVAILABLE_MESSAGE = "service momentanément indisponible, réessayez dans un instant"
+DATABASE_UNAVAILABLE_MESSAGE = (
+    "base de données momentanément injoignable : le service reprendra dès son retour, réessayez dans un instant"
+)
+RETRY_AFTER_SECONDS = "5"  # Retry-After of every 503
 JSON_TYPE = "application/json"
 OWN_RESPONSE = "geocommune_own_response"  # marks responses built here (not by pygeoapi)
 
@@ -68,6 +77,7 @@ class Mapping:
     status: int | None  # None: the exception carries its own (``http_status_code`` / ``code``)
     code: str | None  # None: the exception carries its own OGC code
     show_message: bool  # False: the client reads « erreur interne », the log has the rest
+    message: str | None = None  # a fixed description for the client, whatever the error says
 
 
 # First match wins (isinstance): the more specific classes come first.
@@ -79,6 +89,8 @@ STATUS_TABLE: tuple[tuple[type[BaseException], Mapping], ...] = (
     (InvalidQueryError, Mapping(400, "InvalidParameterValue", True)),  # a query the store cannot answer as asked
     (UnknownLayerError, Mapping(404, "NotFound", True)),
     (PublicationError, Mapping(503, "ServiceUnavailable", True)),  # being replaced: retry
+    # The database cannot be reached: its driver's message stays in the log.
+    (StoreUnavailableError, Mapping(503, "ServiceUnavailable", False, DATABASE_UNAVAILABLE_MESSAGE)),
     (StoreError, Mapping(503, "ServiceUnavailable", True)),  # store unreachable / layer unreadable
     (GeocommuneError, Mapping(500, "ServerError", False)),  # catalogue, schema… : the server's problem
     # pygeoapi provider errors (same statuses as pygeoapi's own handling).
@@ -131,6 +143,8 @@ def _code_for(error: BaseException, mapping: Mapping, status: int) -> str:
 
 
 def _description_for(error: BaseException, mapping: Mapping, status: int) -> str:
+    if mapping.message is not None:
+        return mapping.message
     if status == 503 and not mapping.show_message:
         return UNAVAILABLE_MESSAGE
     if not mapping.show_message or status == 500:
@@ -146,7 +160,10 @@ def _description_for(error: BaseException, mapping: Mapping, status: int) -> str
     return INTERNAL_MESSAGE
 
 
-def server_error_body() -> bytes:
+def server_error_body(status: int = 500) -> bytes:
+    """The body of a 5xx pygeoapi produced itself (its text is not for clients)."""
+    if status == 503:
+        return orjson.dumps({"code": "ServiceUnavailable", "description": UNAVAILABLE_MESSAGE})
     return orjson.dumps({"code": "ServerError", "description": INTERNAL_MESSAGE})
 
 
@@ -173,6 +190,8 @@ def error_response(error: BaseException) -> Response:
         _description_for(error, mapping, status),
         error.parameter if isinstance(error, ApiError) else None,
     )
+    if status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     if isinstance(error, HTTPException) and status == 405:
         allowed = error.get_headers()
         for name, value in allowed:

@@ -25,7 +25,7 @@ from layers.settings import Settings
 from layers.store import Store
 
 from . import caching, compression, cors
-from .errors import OWN_RESPONSE, UnknownResource, error_response, server_error_body
+from .errors import OWN_RESPONSE, RETRY_AFTER_SECONDS, UnknownResource, error_response, server_error_body
 from .health import health_report
 from .json_text import is_json, restore_json_text
 from .metrics import Metrics
@@ -35,6 +35,7 @@ from .routing import COLLECTION_KINDS, OGC_KINDS, CollectionInfo, Route, classif
 LOGGER = logging.getLogger("geocommune.http")
 
 NO_STORE_KINDS = frozenset({"health", "metrics"})
+FIELD_KINDS = frozenset({"items", "queryables"})  # parameters checked against the layer's properties
 
 
 class HttpLayer:
@@ -54,7 +55,10 @@ class HttpLayer:
 
     # -- before pygeoapi ---------------------------------------------------------------
     def field_types(self, route: Route) -> Mapping[str, str]:
-        if route.kind not in COLLECTION_KINDS or route.collection is None:
+        """The layer's properties, for the resources whose parameters name them (read at
+        each request: a re-publication may add one). A database that cannot be reached
+        raises ``StoreUnavailableError`` here: 503 before pygeoapi runs."""
+        if route.kind not in FIELD_KINDS or route.collection is None:
             return {}
         metadata = self.store.metadata(route.collection) or {}
         return dict(metadata.get("field_types") or {})
@@ -73,6 +77,9 @@ class HttpLayer:
             if info is None:
                 served = ", ".join(self.collections) or "aucune"
                 raise UnknownResource(f"collection « {route.collection} » inconnue ; collections servies : {served}")
+            if info.unconfirmed and self.store.metadata(info.id) is None:
+                # Served from the catalogue alone (store unreachable at start-up), never published.
+                raise UnknownResource(f"la collection « {info.id} » n'est pas publiée")
         validate(Context(route.kind, request.args, info, self.field_types(route)))
         if request.method in ("GET", "HEAD"):
             validators = caching.compute(request, route, self.store, self.collections, self.config_token)
@@ -116,8 +123,10 @@ class HttpLayer:
         ):
             # pygeoapi's own 5xx body ("query error (check logs)", NoApplicableCode): the one
             # shape for server faults, whoever caught them (pygeoapi logged the traceback).
-            response.set_data(server_error_body())
+            response.set_data(server_error_body(response.status_code))
             response.mimetype = "application/json"
+            if response.status_code == 503:
+                response.headers["Retry-After"] = RETRY_AFTER_SECONDS
         validators = g.get("geocommune_validators")
         if validators is not None and response.status_code in (200, 304) and request.method in ("GET", "HEAD"):
             caching.apply(response, validators, self.max_age)
@@ -131,7 +140,10 @@ class HttpLayer:
     # -- our own resources -------------------------------------------------------------
     def health(self) -> Response:
         report, status = health_report(self.store, self.collections)
-        return Response(orjson.dumps(report), status=status, content_type="application/json")
+        response = Response(orjson.dumps(report), status=status, content_type="application/json")
+        if status == 503:
+            response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
 
     def metrics_view(self) -> Response:
         body, content_type = self.metrics.render()

@@ -220,7 +220,7 @@ def repair_openapi(document: dict[str, Any], config: Mapping[str, Any]) -> dict[
             if tail == "":
                 operation["responses"] = {"200": _ref("Collection"), **_errors(not_found=True)}
             elif tail in ("queryables", "schema"):
-                operation["responses"] = {"200": _ref("JSONSchema"), **_errors(not_found=True)}
+                operation["responses"] = {"200": _ref("JSONSchema"), **_errors(not_found=True, unavailable=True)}
             elif tail == "items":
                 item_op = paths.get(f"{path}/{{featureId}}", {}).get("get", {})
                 property_schemas = _property_schemas((item_op.get("responses") or {}).get("200"))

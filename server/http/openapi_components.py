@@ -129,12 +129,14 @@ SCHEMAS: dict[str, Any] = {
                     "properties": {
                         "id": {"type": "string"},
                         "readable": {"type": "boolean"},
+                        "published": {"type": "boolean"},
                         "published_at": {"type": "string", "nullable": True},
                         "features": {"type": "integer", "nullable": True},
                     },
                 },
             },
             "time": {"type": "string"},
+            "message": {"type": "string"},
         },
     },
 }

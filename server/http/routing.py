@@ -65,10 +65,11 @@ class CollectionInfo:
     """What the pygeoapi configuration says of one served collection."""
 
     id: str
-    data: str  # the published file (GeoPackage store)
+    data: str  # where the layer lives: the GeoPackage file, or a password-free PostGIS location
     crs: tuple[str, ...]  # output / bbox / filter CRS URIs offered
     item_formats: frozenset[str]  # ``f`` values on /items (json, html, jsonld + formatters)
     temporal: bool  # has a temporal extent (``datetime`` is meaningful)
+    unconfirmed: bool = False  # served without the store confirming its publication (down at start-up)
 
 
 def collections_from_config(config: Mapping[str, Any]) -> dict[str, CollectionInfo]:
@@ -87,5 +88,6 @@ def collections_from_config(config: Mapping[str, Any]) -> dict[str, CollectionIn
             crs=tuple(feature.get("crs") or ("http://www.opengis.net/def/crs/OGC/1.3/CRS84",)),
             item_formats=BASE_FORMATS | frozenset(f.lower() for f in formatters),
             temporal=bool((resource.get("extents") or {}).get("temporal")),
+            unconfirmed=bool(feature.get("unconfirmed")),
         )
     return infos

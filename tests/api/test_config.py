@@ -60,6 +60,29 @@ def test_config_with_nothing_published_is_still_valid(tmp_path):
     validate_config(config)
 
 
+def test_config_with_the_database_down_serves_the_catalogue(tmp_path, caplog):
+    """PostgreSQL unreachable at start-up: every catalogue layer, from the catalogue alone,
+    marked unconfirmed; a password-free location in ``data``; one warning, no exception."""
+    from layers.store.postgis import PostGISStore
+
+    url = "postgresql://geocommune:secret@127.0.0.1:1/geocommune?schema=ailleurs"  # port 1: refused
+    settings = Settings(data_dir=tmp_path / "data", store=url)
+    catalogue = get_catalogue(settings.catalogue)
+    store = PostGISStore(url)
+    try:
+        with caplog.at_level("WARNING", logger="server.pygeoapi_config"):
+            config = build_config(settings, catalogue, store)
+    finally:
+        store.close()
+    validate_config(config)
+    assert list(config["resources"]) == [layer.id for layer in catalogue.layers]
+    provider = config["resources"]["defibrillateurs"]["providers"][0]
+    assert provider["unconfirmed"] is True
+    assert provider["data"] == "postgresql://geocommune:***@127.0.0.1:1/geocommune#ailleurs.defibrillateurs"
+    assert "secret" not in str(config)
+    assert any("stockage injoignable au démarrage" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.parametrize(
     "cql, expected",
     [

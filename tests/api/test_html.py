@@ -5,6 +5,10 @@ served by geocommune itself (no CDN); links to the map; basemap from the setting
 The pages need ``scripts/assets.sh`` (npm assets in server/static/vendor/, compiled French
 catalogue). The browser test runs when Chromium (/usr/bin/chromium) and Playwright's Python
 driver are installed; Playwright only drives that Chromium (never ``playwright install``).
+
+GeoPackage store only (``gpkg_only``): the pages are pygeoapi's templates over the same
+provider answers, which tests/postgis/test_parity.py checks equal on both stores; the
+escaping of item pages is checked on both stores in test_http.py.
 """
 
 from __future__ import annotations
@@ -30,6 +34,8 @@ from server.assets import CATALOGUE_MO, CATALOGUE_PO, TEMPLATES_DIR, missing_ass
 from server.pygeoapi_config import BASEMAPS
 
 from .conftest import FIELDS, LAYER, layer_frame
+
+pytestmark = pytest.mark.gpkg_only
 
 CHROMIUM = Path("/usr/bin/chromium")
 TILE_HOSTS = {urlparse(url).hostname for url, _ in BASEMAPS.values()}

@@ -241,7 +241,7 @@ def test_metrics_add_up_exactly_over_two_workers(own_server):
     assert delta("geocommune_http_request_duration_seconds_count", collection=LAYER) == 40
     assert delta("geocommune_http_request_duration_seconds_bucket", collection=LAYER, endpoint="items", le="+Inf") == 34
     # Two worker processes wrote their share (one file each).
-    counters = list((own_server.store.data_dir / ".runtime" / "metrics").glob("counter_*.db"))
+    counters = list((own_server.data / ".runtime" / "metrics").glob("counter_*.db"))
     assert len(counters) >= 2, counters
 
 

@@ -79,7 +79,7 @@ def test_document_offers_only_what_the_server_accepts(server):
     from server.http.openapi import parameter_drift
 
     document = requests.get(f"{server.url}/openapi", params={"f": "json"}, timeout=30).json()
-    config = yaml.safe_load((server.store.data_dir / ".runtime" / "pygeoapi.yml").read_text(encoding="utf-8"))
+    config = yaml.safe_load((server.data / ".runtime" / "pygeoapi.yml").read_text(encoding="utf-8"))
     assert parameter_drift(document, config) == []
 
     def refs(node):

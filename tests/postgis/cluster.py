@@ -1,9 +1,11 @@
 """A throw-away PostgreSQL/PostGIS cluster for tests (scripts/postgres.sh), usable from any
 test folder: ``Cluster.create()`` … ``cluster.destroy()``; ``schema_url`` gives each test a
-schema of its own."""
+schema of its own. ``acquire_shared`` / ``release_shared``: the one cluster of a test process
+that the session fixtures of several folders (tests/postgis, tests/api) share."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -64,3 +66,32 @@ def schema_url(url: str, schema: str) -> str:
 def drop_schema(url: str, schema: str) -> None:
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# -- the cluster shared by a test process's sessions ---------------------------------------------
+
+_shared: Cluster | None = None
+_users = 0
+
+
+def acquire_shared() -> Cluster:
+    """The process's shared cluster, started on first use (one per pytest-xdist worker)."""
+    global _shared, _users
+    if _shared is None:
+        _shared = Cluster.create()
+    _users += 1
+    return _shared
+
+
+def release_shared() -> None:
+    """Stop the shared cluster when its last user (session fixture) lets it go."""
+    global _shared, _users
+    _users = max(0, _users - 1)
+    if _users == 0 and _shared is not None:
+        cluster, _shared = _shared, None
+        cluster.destroy()
+
+
+def skip_requested() -> bool:
+    """``GEOCOMMUNE_TEST_PG_SKIP=1``: the PostgreSQL tests (and PostGIS variants) are skipped."""
+    return os.environ.get("GEOCOMMUNE_TEST_PG_SKIP") == "1"

@@ -12,7 +12,6 @@ a cluster that cannot be started is a test failure, not a skip.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 
 import geopandas as gpd
@@ -24,7 +23,7 @@ import shapely
 from layers.store import GeoPackageStore
 from layers.store.postgis import PostGISStore
 
-from .cluster import Cluster, drop_schema, schema_url
+from .cluster import Cluster, acquire_shared, drop_schema, release_shared, schema_url, skip_requested
 
 __all__ = ["Cluster", "TYPED_FIELDS", "drop_schema", "leftover_tables", "make_typed_frame", "schema_url"]
 
@@ -41,11 +40,12 @@ TYPED_FIELDS = {
 
 @pytest.fixture(scope="session")
 def pg_cluster() -> Cluster:
-    if os.environ.get("GEOCOMMUNE_TEST_PG_SKIP") == "1":
+    """The test process's cluster (shared with tests/api's PostGIS variants)."""
+    if skip_requested():
         pytest.skip("GEOCOMMUNE_TEST_PG_SKIP=1 : tests PostgreSQL sautés")
-    cluster = Cluster.create()
+    cluster = acquire_shared()
     yield cluster
-    cluster.destroy()
+    release_shared()
 
 
 @pytest.fixture

@@ -10,11 +10,20 @@ import pytest
 import shapely
 
 from layers.errors import PublicationError, StoreError
+from layers.store.pg_pool import PROBE_HOLD_OFF
 from layers.store.postgis import PostGISStore, StoreUnavailableError
 
 from .conftest import Cluster
 
 FAIL_WITHIN = 5.0  # seconds: an outage must not hang a worker
+
+
+def back_up(cluster) -> None:
+    """Start the cluster again, and let pg_pool's probe hold-off (0.2 s after a failed probe,
+    reads fail without trying: an outage must not cost a connection attempt per request)
+    lapse: the test cluster restarts faster than that. From then on, the next read succeeds."""
+    cluster.start()
+    time.sleep(PROBE_HOLD_OFF + 0.05)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +65,7 @@ def test_outage_gives_unavailable_then_recovers(own_cluster):
         with pytest.raises(PublicationError, match="injoignable"):
             store.publish("couche", _frame(), {}, {"nom": "string"})
 
-        own_cluster.start()
+        back_up(own_cluster)
         assert store.query("couche").number_matched == 2  # the very next read succeeds
         assert store.get("couche", "b")["properties"] == {"nom": "deux"}
         assert store.count("couche") == 2
@@ -87,7 +96,7 @@ def test_unreachable_at_start(own_cluster):
     try:
         elapsed, _ = _timed(lambda: store.metadata("couche"))
         assert elapsed <= FAIL_WITHIN
-        own_cluster.start()
+        back_up(own_cluster)
         assert store.metadata("couche") is None and store.published() == []
     finally:
         own_cluster.start()
