@@ -714,7 +714,7 @@ Commande : `{command}`
 pas les temps absolus : ils dépendent de la machine et de sa charge.
 
 - Données : `{LAYER}`, {_int(facts.count)} entités publiées (fichier généré de {_int(args.rows)} lignes, graine {args.seed}) ;
-  GeoPackage {gpkg_mib:.0f} Mio, export GeoJSON pour pygeoapi {geojson_mib:.0f} Mio.
+  GeoPackage {gpkg_mib:.0f} Mio, export GeoJSON pour pygeoapi {_num(geojson_mib, 0)} Mio.
 - Charge : {args.connections} connexions simultanées en boucle fermée, {args.duration:g} s au plus et
   {_int(args.max_requests)} requêtes au plus par charge (pygeoapi : {_int(args.anchor_max_requests)}) ;
   {args.workers} processus gunicorn (sync) pour chaque serveur ; `Accept-Encoding: {'gzip' if args.gzip else 'identity'}` ;
