@@ -24,6 +24,7 @@ from layers.settings import Settings
 from . import conformance, provider
 from .http import install_http_layer, repair_openapi
 from .map.routes import register as register_map
+from .sortables import register as register_sortables
 from .pygeoapi_config import build_config, write_yaml
 
 RUNTIME_DIR = ".runtime"
@@ -106,4 +107,5 @@ def create_app(settings: Settings):
     app = load_flask_app(files)
     config = sys.modules["pygeoapi.flask_app"].CONFIG  # exactly what pygeoapi serves
     app = install_http_layer(app, settings, config, (files.config, files.openapi), runtime_dir(settings))
+    register_sortables(app, settings)  # /collections/{id}/sortables (pygeoapi 0.24 has none)
     return register_map(app, settings)  # /carte, /map, nearest and aggregate endpoints
