@@ -129,6 +129,12 @@ def properties(field_types: Mapping[str, str], ref: SchemaRef | None) -> dict[st
 
     Without a readable national schema, each property gets its stored type only.
     """
+    return {name: _copy(value) for name, value in shared_properties(field_types, ref).items()}
+
+
+def shared_properties(field_types: Mapping[str, str], ref: SchemaRef | None) -> Mapping[str, dict[str, Any]]:
+    """The same schemas, shared and cached: for readers that never change them (the
+    provider built on every request reads only the property names and types)."""
     mtime = 0
     if ref is not None:
         try:
@@ -139,7 +145,7 @@ def properties(field_types: Mapping[str, str], ref: SchemaRef | None) -> dict[st
         cached = _cached_properties(tuple(field_types.items()), ref, mtime)
     except SchemaError:
         cached = _cached_properties(tuple(field_types.items()), None, 0)
-    return {name: _copy(value) for name, value in cached.items()}
+    return cached
 
 
 def _copy(value: Any) -> Any:

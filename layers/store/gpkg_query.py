@@ -175,11 +175,12 @@ def _bbox_clause(layer: OpenLayer, box: tuple[float, float, float, float], param
     """Exact "intersects the box" on top of the R-tree; returns (SQL, number of matches).
 
     The R-tree stores 32-bit float boxes rounded outwards, so it answers exactly only
-    for entries wholly inside the query box; the entries that merely overlap it (border
+    for entries wholly inside the query box; the entries that cross its edges (border
     points, long lines) are checked with shapely on their real geometry. Which SQL form
     is used depends on how many entries are inside: SQLite materialises an ``IN
     (subquery)`` set, so for a box holding most of the layer we name the (few) entries
-    outside it instead.
+    outside it instead. The compiled clause is remembered per box and open file: the
+    R-tree walks behind it cost as much as the page itself at city scale.
     """
     geom = quote(layer.geometry_column)
     if _covers(box, layer.metadata.get("extent")):
@@ -190,34 +191,55 @@ def _bbox_clause(layer: OpenLayer, box: tuple[float, float, float, float], param
         return f"({geom} IS NOT NULL)", int(total)
     if layer.rtree is None:
         raise InvalidQueryError(f"la couche « {layer.table} » n'a pas d'index spatial")
-    fid = quote(layer.fid_column)
-    rtree = quote(layer.rtree)
+    clause, clause_params, count = layer.cache.get_or_compute(("bbox", tuple(map(float, box))), lambda: _compile_box(layer, box))
+    params.extend(clause_params)
+    return clause, count
+
+
+# Entries that overlap the box without being inside it cross one of its four edges. Asking
+# for each edge separately keeps every condition an R-tree constraint, so SQLite walks only
+# the nodes along the edges; "overlap AND NOT inside" would walk every entry in the box.
+_EDGE_CROSSINGS = (
+    "minx < ? AND maxx >= ? AND miny <= ? AND maxy >= ?",  # west edge: (x0, x0, y1, y0)
+    "maxx > ? AND minx <= ? AND miny <= ? AND maxy >= ?",  # east edge: (x1, x1, y1, y0)
+    "miny < ? AND maxy >= ? AND minx <= ? AND maxx >= ?",  # south edge: (y0, y0, x1, x0)
+    "maxy > ? AND miny <= ? AND minx <= ? AND maxx >= ?",  # north edge: (y1, y1, x1, x0)
+)
+
+
+def _compile_box(layer: OpenLayer, box: tuple[float, float, float, float]) -> tuple[str, list[Any], int]:
+    geom, fid, rtree = quote(layer.geometry_column), quote(layer.fid_column), quote(layer.rtree or "")
     minx, miny, maxx, maxy = box
-    inside = "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
-    inside_params = [minx, maxx, miny, maxy]
-    overlap = "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?"
-    overlap_params = [maxx, minx, maxy, miny]
+    edges = " UNION ".join(f"SELECT id FROM {rtree} WHERE {crossing}" for crossing in _EDGE_CROSSINGS)
+    edge_params = [minx, minx, maxy, miny, maxx, maxx, maxy, miny, miny, miny, maxx, minx, maxy, maxy, maxx, minx]
     border = layer.execute(
-        f"SELECT t.{fid}, t.{geom} FROM {quote(layer.table)} t "
-        f"WHERE t.{fid} IN (SELECT id FROM {rtree} WHERE {overlap} AND NOT ({inside}))",
-        overlap_params + inside_params,
+        f"SELECT t.{fid}, t.{geom} FROM {quote(layer.table)} t WHERE t.{fid} IN ({edges})", edge_params
     )
     hits: list[int] = []
     if border:
         fids, blobs = zip(*border)
         keep = shapely.intersects(decode_geometries(blobs), shapely.box(minx, miny, maxx, maxy))
         hits = np.asarray(fids)[keep].tolist()
+    inside = "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?"
+    inside_params: list[Any] = [minx, maxx, miny, maxy]
     inside_count = layer.execute(f"SELECT count(*) FROM {rtree} WHERE {inside}", inside_params)[0][0]
+    # One JSON parameter rather than one "?" per id: no limit on the number of border hits.
+    hit_ids = "SELECT value FROM json_each(?)"
     if inside_count * 2 > count_all(layer):
-        clause = f"({geom} IS NOT NULL AND {fid} NOT IN (SELECT id FROM {rtree} WHERE NOT ({inside})))"
+        outside = f"SELECT id FROM {rtree} WHERE NOT ({inside})"
+        if hits:
+            outside = f"{outside} EXCEPT {hit_ids}"
+            inside_params.append(orjson.dumps(hits).decode())
+        clause = f"({geom} IS NOT NULL AND {fid} NOT IN ({outside}))"
     else:
-        clause = f"{fid} IN (SELECT id FROM {rtree} WHERE {inside})"
-    params.extend(inside_params)
-    if hits:
-        # One JSON parameter rather than one "?" per id: no limit on the number of hits.
-        clause = f"({clause} OR {fid} IN (SELECT value FROM json_each(?)))"
-        params.append(orjson.dumps(hits).decode())
-    return clause, inside_count + len(hits)
+        # One IN list (not "IN … OR IN …"): SQLite then walks the sorted id set and reads
+        # only the rows of the page; an OR of two lists reads every match and sorts them.
+        members = f"SELECT id FROM {rtree} WHERE {inside}"
+        if hits:
+            members = f"{members} UNION ALL {hit_ids}"
+            inside_params.append(orjson.dumps(hits).decode())
+        clause = f"{fid} IN ({members})"
+    return clause, inside_params, inside_count + len(hits)
 
 
 def build_where(
