@@ -18,12 +18,30 @@ page is reached by seeking on the id (``WHERE fid > ?``, one B-tree descent):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Hashable, Mapping, Sequence
+
+import numpy as np
+import orjson
 
 from .base import BBox, Where
 from .gpkg_reader import OpenLayer, quote
 
 _CURSORS_PER_QUERY = 4096  # page ends remembered for one query
+# Above this many matches, a bbox-only page in id order is cut from the sorted ids (see
+# ``page_of_box``); below, SQLite's own IN list is as fast and keeps nothing in memory.
+SORTED_IDS_FROM = 5000
+
+
+@dataclass(frozen=True)
+class CompiledBox:
+    """A bbox compiled against one open file (see ``gpkg_query._compile_box``)."""
+
+    clause: str  # SQL condition on the layer's table
+    params: list[Any]
+    count: int  # features whose geometry intersects the box
+    hits: list[int]  # border entries (crossing an edge) whose geometry intersects the box
+    most: bool  # the box holds more than half the layer (clause names the entries outside)
 
 
 def query_key(
@@ -125,3 +143,47 @@ def page_in_id_order(
             cursors.pop(next(iter(tuple(cursors))), None)
         cursors[offset + len(rows)] = int(rows[-1][0])
     return [row[1:] for row in rows]
+
+
+def sorted_box_ids(layer: OpenLayer, box: tuple[float, float, float, float], compiled: CompiledBox) -> np.ndarray:
+    """Ids of the features in the box, sorted: read from the R-tree once per box and open
+    file. SQLite would build and sort the same set (an ephemeral index) on every page:
+    40 ms for a 100,000-feature département box at 1M points, where numpy takes ~10 ms once."""
+
+    def compute() -> np.ndarray:
+        minx, miny, maxx, maxy = box
+        # One JSON array built by SQLite and parsed by orjson: fetching 240,000 one-column
+        # rows through the sqlite3 module costs three times as much.
+        (text,) = layer.execute(
+            f"SELECT json_group_array(id) FROM {quote(layer.rtree or '')} "
+            "WHERE minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?",
+            (minx, maxx, miny, maxy),
+        )[0]
+        inside = np.asarray(orjson.loads(text), dtype=np.int64)
+        ids = np.concatenate([inside, np.asarray(compiled.hits, dtype=np.int64)])
+        ids.sort()
+        return ids.astype(np.int32) if len(ids) and ids[-1] < 2**31 else ids
+
+    return layer.cache.get_or_compute(("sorted-box", box), compute)
+
+
+def page_of_box(
+    layer: OpenLayer, select_sql: str, box: tuple[float, float, float, float], compiled: CompiledBox, limit: int, offset: int
+) -> list[tuple[Any, ...]]:
+    """Rows ``offset`` … ``offset + limit - 1`` (id order) of a bbox-only query."""
+    if compiled.most:
+        # The box holds most of the layer: walking the table in id order and skipping the
+        # few entries outside stops after the page (the clause's NOT IN set is small).
+        return layer.execute(
+            f"SELECT {select_sql} FROM {quote(layer.table)} WHERE {compiled.clause} "
+            f"ORDER BY {quote(layer.fid_column)} LIMIT ? OFFSET ?",
+            [*compiled.params, limit, offset],
+        )
+    page = sorted_box_ids(layer, box, compiled)[offset : offset + limit]
+    if not len(page):
+        return []
+    fid = quote(layer.fid_column)
+    return layer.execute(
+        f"SELECT {select_sql} FROM {quote(layer.table)} WHERE {fid} IN (SELECT value FROM json_each(?)) ORDER BY {fid}",
+        [orjson.dumps(page.tolist()).decode()],
+    )

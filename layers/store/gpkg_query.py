@@ -25,6 +25,7 @@ import shapely
 from .base import And, BBox, Comparison, InvalidQueryError, Not, Or, QueryResult, Spatial, Where
 from .gpkg_reader import CELL_DECODERS, OpenLayer, decode_geometries, quote
 from .gpkg_paging import count_all, number_matched, page_in_id_order, query_key
+from .gpkg_paging import SORTED_IDS_FROM, CompiledBox, page_of_box
 from .gpkg_spatial import spatial_clause
 
 __all__ = ["build_where", "count_all", "get_feature", "materialise", "run_query", "selected_columns"]
@@ -191,9 +192,20 @@ def _bbox_clause(layer: OpenLayer, box: tuple[float, float, float, float], param
         return f"({geom} IS NOT NULL)", int(total)
     if layer.rtree is None:
         raise InvalidQueryError(f"la couche « {layer.table} » n'a pas d'index spatial")
-    clause, clause_params, count = layer.cache.get_or_compute(("bbox", tuple(map(float, box))), lambda: _compile_box(layer, box))
-    params.extend(clause_params)
-    return clause, count
+    compiled = _compiled_box(layer, box)
+    params.extend(compiled.params)
+    return compiled.clause, compiled.count
+
+
+def _compiled_box(layer: OpenLayer, box: tuple[float, float, float, float]) -> CompiledBox:
+    return layer.cache.get_or_compute(("bbox", tuple(map(float, box))), lambda: _compile_box(layer, box))
+
+
+def _single_box(bbox: BBox | None) -> tuple[float, float, float, float] | None:
+    if bbox is None or not len(bbox):
+        return None
+    boxes = _normalise_bboxes(bbox)
+    return boxes[0] if len(boxes) == 1 else None
 
 
 # Entries that overlap the box without being inside it cross one of its four edges. Asking
@@ -207,7 +219,7 @@ _EDGE_CROSSINGS = (
 )
 
 
-def _compile_box(layer: OpenLayer, box: tuple[float, float, float, float]) -> tuple[str, list[Any], int]:
+def _compile_box(layer: OpenLayer, box: tuple[float, float, float, float]) -> CompiledBox:
     geom, fid, rtree = quote(layer.geometry_column), quote(layer.fid_column), quote(layer.rtree or "")
     minx, miny, maxx, maxy = box
     edges = " UNION ".join(f"SELECT id FROM {rtree} WHERE {crossing}" for crossing in _EDGE_CROSSINGS)
@@ -239,7 +251,7 @@ def _compile_box(layer: OpenLayer, box: tuple[float, float, float, float]) -> tu
             members = f"{members} UNION ALL {hit_ids}"
             inside_params.append(orjson.dumps(hits).decode())
         clause = f"{fid} IN ({members})"
-    return clause, inside_params, inside_count + len(hits)
+    return CompiledBox(clause, inside_params, inside_count + len(hits), hits, inside_count * 2 > count_all(layer))
 
 
 def build_where(
@@ -347,7 +359,11 @@ def run_query(
     if limit == 0 or (count and offset >= matched):
         return materialise(layer, [], names, with_geometry=with_geometry, number_matched=matched)
     select_sql = ", ".join([quote("id"), *map(quote, names)] + ([quote(layer.geometry_column)] if with_geometry else []))
-    if not sortby:  # the default order, by feature id: seek instead of OFFSET
+    box = _single_box(bbox) if not sortby and not properties and where is None else None
+    if box is not None and compiled.known_count is not None and compiled.known_count > SORTED_IDS_FROM:
+        # A large bbox-only match set: its ids sorted once (numpy) and sliced per page.
+        rows = page_of_box(layer, select_sql, box, _compiled_box(layer, box), int(limit), int(offset))
+    elif not sortby:  # the default order, by feature id: seek instead of OFFSET
         rows = page_in_id_order(layer, select_sql, where_sql, params, key, int(limit), int(offset))
     else:
         rows = layer.execute(

@@ -68,7 +68,7 @@ class LayerCache:
     matching a spatial filter) cannot crowd out many small ones (counts).
     """
 
-    LIMITS = {"spatial": 16, "cursors": 64, "bbox": 256}
+    LIMITS = {"spatial": 16, "cursors": 64, "bbox": 256, "sorted-box": 32}
     DEFAULT_LIMIT = 512
 
     def __init__(self) -> None:
