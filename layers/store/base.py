@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, Mapping, Protocol, Sequence, Union, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Protocol, Sequence, Union, runtime_checkable
 
 import geopandas as gpd
 import numpy as np
@@ -129,10 +129,13 @@ def geometries_to_geojson(geometries: np.ndarray) -> list[dict[str, Any] | None]
 
 # -- the interface -------------------------------------------------------------------
 
+if TYPE_CHECKING:  # nearest.py imports this module: the type only, for the signature
+    from .nearest import Neighbour
+
 
 @runtime_checkable
 class Store(Protocol):
-    """Write a layer atomically; read it by bbox / filter / sort / page; count; get by id."""
+    """Write a layer atomically; read it by bbox / filter / sort / page; count; get by id; nearest."""
 
     def publish(
         self,
@@ -184,4 +187,11 @@ class Store(Protocol):
 
     def get(self, layer_id: str, feature_id: str) -> dict[str, Any] | None:
         """One GeoJSON feature by its stable id, or ``None``."""
+        ...
+
+    def nearest(
+        self, layer_id: str, lon: float, lat: float, *, where: Where | None = None, k: int = 1
+    ) -> list["Neighbour"]:
+        """The ``k`` features nearest to (lon, lat) among those matching ``where``, nearest
+        first (ties: by id), with their geodesic distance in metres."""
         ...
