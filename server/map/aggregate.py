@@ -44,10 +44,20 @@ def tile_bounds(z: int, x: int, y: int) -> tuple[float, float, float, float]:
     return (_lon(x, z), _lat(y + 1, z), _lon(x + 1, z), _lat(y, z))
 
 
-def tiles_for(bbox: tuple[float, float, float, float], z: int) -> list[tuple[int, int]]:
+def _tile_ranges(bbox: tuple[float, float, float, float], z: int) -> tuple[range, range]:
     west, south, east, north = bbox
-    xs = range(_tile_x(west, z), _tile_x(east, z) + 1)
-    ys = range(_tile_y(north, z), _tile_y(south, z) + 1)
+    return range(_tile_x(west, z), _tile_x(east, z) + 1), range(_tile_y(north, z), _tile_y(south, z) + 1)
+
+
+def tile_count(bbox: tuple[float, float, float, float], z: int) -> int:
+    """How many tiles ``tiles_for`` would list, without listing them (the world at level 12
+    is 16 million tiles: the check must not build them)."""
+    xs, ys = _tile_ranges(bbox, z)
+    return len(xs) * len(ys)
+
+
+def tiles_for(bbox: tuple[float, float, float, float], z: int) -> list[tuple[int, int]]:
+    xs, ys = _tile_ranges(bbox, z)
     return [(x, y) for y in ys for x in xs]
 
 

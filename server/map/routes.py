@@ -35,7 +35,7 @@ from server.cql_parse import FilterSyntaxError, parse
 from server.http.errors import InvalidParameter, UnknownResource, error_response
 from server.provider import shared_store
 
-from .aggregate import MAX_LEVEL, MAX_TILES, CountCache, aggregate, tiles_for
+from .aggregate import MAX_LEVEL, MAX_TILES, CountCache, aggregate, tile_count
 from .page import PublishedLayer, build_page
 
 EXTENSION = "geocommune_map"
@@ -276,7 +276,7 @@ def tile_counts(collection_id: str) -> Response:
         raise _bad("f", "f : seul le format json est proposé")
     bbox = _bbox()
     level = _integer("level", 0, MAX_LEVEL, required=True, default=0)
-    if len(tiles_for(bbox, level)) > MAX_TILES:
+    if tile_count(bbox, level) > MAX_TILES:
         raise _bad("level", f"level : trop de tuiles pour cette bbox (plus de {MAX_TILES}) ; choisir un niveau plus bas")
     state = _state()
     where, filter_key = _filter(layer_id, state.store)
