@@ -34,6 +34,9 @@ class Settings:
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "5000")))
     workers: int = field(default_factory=lambda: int(_env("WORKERS", "2")))
+    # Threads per worker process (GEOCOMMUNE_THREADS): each serves one connection at a time
+    # and keeps it open between requests (HTTP keep-alive), while the others wait on I/O.
+    threads: int = field(default_factory=lambda: int(_env("THREADS", "4")))
     # Public base URL of the API, when behind a reverse proxy (GEOCOMMUNE_URL).
     url: str = field(default_factory=lambda: _env("URL", ""))
     # Where the demo raw files are generated (GEOCOMMUNE_DEMO_DIR).
@@ -43,6 +46,10 @@ class Settings:
     # How long clients and proxies may reuse an API response without revalidating it, in
     # seconds: ``Cache-Control: public, max-age=…`` (GEOCOMMUNE_CACHE_MAX_AGE; 0 = always revalidate).
     cache_max_age: int = field(default_factory=lambda: int(_env("CACHE_MAX_AGE", "60")))
+    # Usage counters (/stats): 0 disables counting (GEOCOMMUNE_USAGE); each worker writes its
+    # counts to the store at most every GEOCOMMUNE_USAGE_FLUSH seconds (0 = at each request).
+    usage: bool = field(default_factory=lambda: _env("USAGE", "1").strip().lower() not in ("0", "false", "no", "non", "off"))
+    usage_flush: float = field(default_factory=lambda: float(_env("USAGE_FLUSH", "5")))
 
     def with_overrides(self, **overrides: object) -> "Settings":
         """Apply CLI flags; ``None`` means "flag not given"."""

@@ -25,6 +25,9 @@ from . import conformance, provider
 from .http import install_http_layer, repair_openapi
 from .map.routes import register as register_map
 from .sortables import register as register_sortables
+from .downloads import register as register_downloads
+from .dcat import register as register_metadata
+from .usage import register as register_usage
 from .pygeoapi_config import build_config, write_yaml
 
 RUNTIME_DIR = ".runtime"
@@ -108,4 +111,7 @@ def create_app(settings: Settings):
     config = sys.modules["pygeoapi.flask_app"].CONFIG  # exactly what pygeoapi serves
     app = install_http_layer(app, settings, config, (files.config, files.openapi), runtime_dir(settings))
     register_sortables(app, settings)  # /collections/{id}/sortables (pygeoapi 0.24 has none)
+    register_downloads(app, settings)  # /collections/{id}/download.{geojson,csv,gpkg,fgb}
+    register_metadata(app, settings)  # collections' metadata members and /catalogue.jsonld (DCAT-AP)
+    register_usage(app, settings)  # usage counters (after the HTTP layer's hooks) and /stats
     return register_map(app, settings)  # /carte, /map, nearest and aggregate endpoints

@@ -49,6 +49,7 @@ from layers.errors import StoreError
 from layers.settings import Settings, load_settings
 from layers.store import InvalidQueryError, QueryResult, Store, StoreUnavailableError, open_store
 
+from .http.request_metadata import request_metadata
 from . import conformance, queryables
 from .crs import DEFAULT_STORAGE_CRS, cached_crs
 from .cql import UnsupportedFilter, to_where
@@ -221,7 +222,8 @@ class GeoPackageProvider(BaseProvider):
     # -- description -------------------------------------------------------------------
     def _read_metadata(self) -> dict[str, Any]:
         try:
-            return self.store.metadata(self.layer_id) or {}
+            # Shared with the HTTP layer's checks of the same request (read once).
+            return request_metadata(self.store, self.layer_id) or {}
         except StoreUnavailableError as exc:
             if _describing:  # start-up with the database away: described without its fields
                 LOGGER.debug("%s décrite sans ses champs : %s", self.layer_id, exc)

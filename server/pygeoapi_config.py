@@ -30,6 +30,8 @@ from layers.settings import Settings
 from layers.store import Store, StoreUnavailableError
 
 from .assets import html_config
+from .downloads import DOWNLOADS_KEY, enclosure_links
+from .collection_metadata import extend_resource
 
 LOGGER = logging.getLogger(__name__)
 
@@ -204,6 +206,9 @@ def build_config(settings: Settings, catalogue: Catalogue, store: Store) -> dict
     resources: dict[str, Any] = {}
     for spec in published:
         resources[spec.id] = _collection(spec, metadata[spec.id], store, catalogue, unconfirmed=not confirmed)
+        resources[spec.id][DOWNLOADS_KEY] = enclosure_links(settings.public_url, spec.id)  # read by the HTML page
+        # A link to the DCAT catalogue, and the metadata block of the HTML collection page.
+        extend_resource(resources[spec.id], spec, metadata[spec.id], catalogue, settings.public_url)
 
     publisher = catalogue.publisher
     map_url, attribution = BASEMAPS.get(settings.basemap, BASEMAPS["osm"])

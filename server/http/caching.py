@@ -30,7 +30,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from flask import Request, Response
 from werkzeug.http import is_resource_modified
@@ -66,10 +66,12 @@ def publication_identity(store: Store, layer_id: str, metadata: dict) -> str:
     return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
 
 
-def _layer_state(store: Store, info: CollectionInfo) -> tuple[str, str, dt.datetime | None]:
+def _layer_state(
+    store: Store, info: CollectionInfo, metadata_of: Callable[[str], dict | None] | None = None
+) -> tuple[str, str, dt.datetime | None]:
     """(published_at, publication identity, published_at as a datetime) of one served layer."""
     try:
-        metadata = store.metadata(info.id) or {}
+        metadata = (metadata_of or store.metadata)(info.id) or {}
     except Exception:  # noqa: BLE001 — an unreadable layer: no validator, pygeoapi answers
         metadata = {}
     published = str(metadata.get("published_at", ""))
@@ -89,7 +91,12 @@ def _normalised_query(request: Request) -> str:
 
 
 def compute(
-    request: Request, route: Route, store: Store, collections: dict[str, CollectionInfo], config_token: str
+    request: Request,
+    route: Route,
+    store: Store,
+    collections: dict[str, CollectionInfo],
+    config_token: str,
+    metadata_of: Callable[[str], dict | None] | None = None,
 ) -> Validators | None:
     """The validators of the resource ``request`` addresses, or None when it has none."""
     if route.kind in GLOBAL_KINDS:
@@ -98,7 +105,7 @@ def compute(
         infos = [collections[route.collection]]  # type: ignore[index]
     else:
         return None
-    states = [(info.id, *_layer_state(store, info)) for info in infos]
+    states = [(info.id, *_layer_state(store, info, metadata_of)) for info in infos]
     digest = hashlib.sha256()
     for part in (
         config_token,

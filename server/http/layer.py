@@ -30,6 +30,7 @@ from .health import health_report
 from .json_text import is_json, restore_json_text
 from .metrics import Metrics
 from .params import Context, validate
+from .request_metadata import request_metadata
 from .routing import COLLECTION_KINDS, OGC_KINDS, CollectionInfo, Route, classify
 
 LOGGER = logging.getLogger("geocommune.http")
@@ -60,7 +61,7 @@ class HttpLayer:
         raises ``StoreUnavailableError`` here: 503 before pygeoapi runs."""
         if route.kind not in FIELD_KINDS or route.collection is None:
             return {}
-        metadata = self.store.metadata(route.collection) or {}
+        metadata = request_metadata(self.store, route.collection) or {}
         return dict(metadata.get("field_types") or {})
 
     def before(self) -> Response | None:
@@ -82,7 +83,10 @@ class HttpLayer:
                 raise UnknownResource(f"la collection « {info.id} » n'est pas publiée")
         validate(Context(route.kind, request.args, info, self.field_types(route)))
         if request.method in ("GET", "HEAD"):
-            validators = caching.compute(request, route, self.store, self.collections, self.config_token)
+            validators = caching.compute(
+                request, route, self.store, self.collections, self.config_token,
+                lambda layer_id: request_metadata(self.store, layer_id),
+            )
             g.geocommune_validators = validators
             if validators is not None and caching.not_modified(request, validators):
                 return Response(status=304)
