@@ -395,3 +395,18 @@ def test_browser_keeps_the_chosen_language(browser, server):
         assert errors == [] and failed == []
     finally:
         context.close()
+
+
+@pytest.mark.gpkg_only
+@pytest.mark.parametrize("lang, words", [("fr", ("Réutiliser les données", "Catalogue DCAT-AP", "Fréquentation")),
+                                         ("en", ("Reuse the data", "DCAT-AP catalogue", "Usage figures"))])
+def test_landing_page_points_to_reuse(server, lang, words, store_kind):
+    page = requests.get(server.url + "/", params={"f": "html", "lang": lang}, timeout=10)
+    assert page.status_code == 200
+    page.encoding = "utf-8"
+    for word in words:
+        assert word in page.text
+    for path in ("/catalogue.jsonld", "/stats"):
+        hrefs = re.findall(r'href="([^"]*' + re.escape(path) + r'[^"]*)"', page.text)
+        assert hrefs, path
+        assert requests.get(hrefs[0].replace("&amp;", "&"), timeout=10).status_code == 200
