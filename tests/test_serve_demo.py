@@ -1,63 +1,51 @@
 """The README's first command on a fresh data folder: ``geocommune serve`` publishes the
-demo data on first run, then serves it — checked over HTTP against the real server."""
+demo data on first run, then serves it — checked over HTTP against the real server: the
+layers, RGPD, projections, and the DCAT-AP catalogue naming every layer with its licence
+(read as RDF with rdflib's JSON-LD parser and queried, as data.gouv.fr's harvester would)."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
-
+import rdflib
+import pytest
 import requests
 
-from tests.api.conftest import free_port
+from layers.catalogue import get_catalogue
+from layers.settings import CONFIG_DIR
+from tests.api.test_dcat import assert_dcat_ap_mandatory, licences_by_layer
+from tests.demo_server import DEMO_LAYERS, DemoServer, serving_demo
 
-ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> DemoServer:
+    with serving_demo(tmp_path_factory.mktemp("serve-demo")) as server:
+        yield server
 
 
-def test_serve_publishes_demo_on_first_run_and_serves_it(tmp_path):
-    port = free_port()
-    env = {**os.environ, "GEOCOMMUNE_DEMO_DIR": str(tmp_path / "demo"), "PYTHONPATH": str(ROOT)}
-    log = open(tmp_path / "serve.log", "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "--data", str(tmp_path / "data"), "serve", "--port", str(port),
-         "--workers", "1"],
-        cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        collections = None
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                response = requests.get(f"{url}/collections?f=json", timeout=5)
-                if response.status_code == 200:
-                    collections = response.json()["collections"]
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        assert collections is not None, (tmp_path / "serve.log").read_text()
-        ids = {c["id"] for c in collections}
-        assert ids == {"defibrillateurs", "amenagements-cyclables", "lieux-accessibles", "stationnement-velo"}
-        dae = next(c for c in collections if c["id"] == "defibrillateurs")
-        assert dae["title"].startswith("Défibrillateurs")  # French by default
-        assert "Retirés avant publication" in dae["description"]
-        items = requests.get(f"{url}/collections/defibrillateurs/items?f=json&limit=5", timeout=10).json()
-        assert items["numberMatched"] > 1000 and len(items["features"]) == 5
-        props = items["features"][0]["properties"]
-        assert not [k for k in props if k.startswith(("tel", "expt_tel")) or "mail" in k]
-        cycles = requests.get(f"{url}/collections/amenagements-cyclables/items?f=json&limit=1", timeout=10).json()
-        lon, lat = cycles["features"][0]["geometry"]["coordinates"][0]
-        assert 4.5 < lon < 6.0 and 45.5 < lat < 46.8  # Lambert-93 source, served in WGS84 around Bourg-en-Bresse
-        log_text = (tmp_path / "serve.log").read_text()
-        assert "démo" in log_text and "127.0.0.1" in log_text
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+def test_serve_publishes_demo_on_first_run_and_serves_it(demo):
+    collections = requests.get(f"{demo.url}/collections?f=json", timeout=10).json()["collections"]
+    assert {c["id"] for c in collections} == DEMO_LAYERS
+    dae = next(c for c in collections if c["id"] == "defibrillateurs")
+    assert dae["title"].startswith("Défibrillateurs")  # French by default
+    assert "Retirés avant publication" in dae["description"]
+    items = requests.get(f"{demo.url}/collections/defibrillateurs/items?f=json&limit=5", timeout=10).json()
+    assert items["numberMatched"] > 1000 and len(items["features"]) == 5
+    props = items["features"][0]["properties"]
+    assert not [k for k in props if k.startswith(("tel", "expt_tel")) or "mail" in k]
+    cycles = requests.get(f"{demo.url}/collections/amenagements-cyclables/items?f=json&limit=1", timeout=10).json()
+    lon, lat = cycles["features"][0]["geometry"]["coordinates"][0]
+    assert 4.5 < lon < 6.0 and 45.5 < lat < 46.8  # Lambert-93 source, served in WGS84 around Bourg-en-Bresse
+    log_text = demo.log.read_text()
+    assert "démo" in log_text and "127.0.0.1" in log_text
+
+
+def test_demo_catalogue_lists_every_layer_with_its_licence(demo):
+    catalogue = get_catalogue(CONFIG_DIR / "catalogue.yaml")
+    response = requests.get(f"{demo.url}/catalogue.jsonld", timeout=10)
+    assert response.status_code == 200, demo.log.read_text()
+    assert response.headers["Content-Type"].startswith("application/ld+json")
+    graph = rdflib.Graph().parse(data=response.content, format="json-ld")
+    assert_dcat_ap_mandatory(graph)
+    assert licences_by_layer(graph) == {layer.id: layer.licence.url for layer in catalogue.layers}
+    # The same licences, as SPDX identifiers, in the collections' JSON.
+    collections = requests.get(f"{demo.url}/collections", params={"f": "json"}, timeout=10).json()["collections"]
+    assert {c["id"]: c["license"] for c in collections} == {layer.id: layer.licence.spdx for layer in catalogue.layers}

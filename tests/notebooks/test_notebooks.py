@@ -13,10 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -31,14 +28,12 @@ import shapely
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from tests.api.conftest import free_port
+from tests.demo_server import serving_demo
 from tests.postgis.cluster import acquire_shared, drop_schema, release_shared, schema_url, skip_requested
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 NAMES = ("defibrillateurs-couverture.ipynb", "reseau-cyclable.ipynb", "accessibilite.ipynb")
-LAYERS = {"defibrillateurs", "amenagements-cyclables", "lieux-accessibles", "stationnement-velo"}
-START_TIMEOUT = 240  # first run: the demo is generated and published before serving
 CELL_TIMEOUT = 180
 DEAD_PROXY = "http://127.0.0.1:9"  # nothing listens on the discard port: any remote fetch fails
 TO_L93 = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:2154", always_xy=True)
@@ -62,24 +57,11 @@ print(json.dumps({"prefix": sys.prefix, "backend": matplotlib.get_backend(),
 # -- the server -----------------------------------------------------------------------------------
 
 
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=20)
-
-
 @pytest.fixture(scope="module", params=["gpkg", "postgis"])
 def demo_url(request, tmp_path_factory) -> str:
     """``geocommune serve`` on a fresh data folder (it publishes the demo on first run)."""
     kind = request.param
-    tmp = tmp_path_factory.mktemp(f"notebooks-{kind}")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "GEOCOMMUNE_DEMO_DIR": str(tmp / "demo"),
-           "GEOCOMMUNE_STORE": "", "GEOCOMMUNE_URL": ""}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    env = {}
     cluster_url = schema = None
     if kind == "postgis":
         if skip_requested():
@@ -87,41 +69,13 @@ def demo_url(request, tmp_path_factory) -> str:
         cluster_url = acquire_shared().url
         schema = f"nb_{uuid.uuid4().hex[:12]}"
         env.update(GEOCOMMUNE_STORE=schema_url(cluster_url, schema), GEOCOMMUNE_PG_POOL="2")
-    port = free_port()
-    log_path = tmp / "serve.log"
     try:
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "--data", str(tmp / "data"), "serve", "--port", str(port),
-                 "--workers", "2"],
-                cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            _wait_until_published(url, process, log_path)
-            yield url
-        finally:
-            _stop(process)
+        with serving_demo(tmp_path_factory.mktemp(f"notebooks-{kind}"), workers=2, env=env) as server:
+            yield server.url
     finally:
         if schema is not None:
             drop_schema(cluster_url, schema)
             release_shared()
-
-
-def _wait_until_published(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        try:
-            response = requests.get(f"{url}/collections?f=json", timeout=5)
-            if response.status_code == 200 and {c["id"] for c in response.json()["collections"]} == LAYERS:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    _stop(process)
-    pytest.fail(f"le serveur de démonstration n'a pas démarré :\n{log.read_text(errors='replace')[-3000:]}")
 
 
 # -- running a notebook ---------------------------------------------------------------------------
