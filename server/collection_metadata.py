@@ -2,12 +2,10 @@
 national schema, counts and the RGPD note, on ``/collections`` and ``/collections/{id}``.
 
 pygeoapi 0.24 builds those JSON documents from its configuration and offers no hook for
-extra members; an ``after_request`` function of ours adds them to its JSON (and only to
-JSON: ``application/json``, not the schema.org JSON-LD of ``f=jsonld``). Registered after
-the HTTP layer, it runs *before* it (Flask runs ``after_request`` functions in reverse
-order), so the HTTP layer still restores the JSON text, sets the ETag / ``Cache-Control``
-and compresses the final body. The members are read from the store at each request,
-like the ETag: a re-publication shows at once.
+extra members; they are added to its JSON (``application/json`` only, not the schema.org
+JSON-LD of ``f=jsonld``) by an extender of ``server/http/documents.py``, before the HTTP
+layer restores the JSON text, sets the ETag and compresses. The members are read from the
+store at each request, like the ETag: a re-publication shows at once.
 
 The same description (``collection_metadata``) is written into the generated pygeoapi
 configuration (``extend_resource``), where the HTML collection page reads it
@@ -31,13 +29,10 @@ from __future__ import annotations
 import logging
 from typing import Any, Mapping
 
-import orjson
-from flask import Flask, Response, request
-from werkzeug.datastructures import Headers
+from flask import Flask
 
 from layers.catalogue import Catalogue, LayerSpec, get_catalogue
 from layers.settings import Settings
-from layers.store import StoreUnavailableError
 
 
 LOGGER = logging.getLogger("geocommune.metadata")
@@ -180,7 +175,7 @@ def extend_resource(
     resource[CONFIG_KEY] = collection_metadata(spec, metadata, catalogue, base_url)
 
 
-# -- the after_request function ------------------------------------------------------------
+# -- the extender of pygeoapi's documents ----------------------------------------------------
 
 
 class CollectionMetadata:
@@ -193,55 +188,29 @@ class CollectionMetadata:
             return None
         return collection_members(spec, store.metadata(collection_id), catalogue, self.settings.public_url)
 
-    def after(self, response: Response) -> Response:
-        if not isinstance(response.headers, Headers):
-            # pygeoapi's flask_app assigns a plain dict to ``response.headers`` (the HTTP
-            # layer does the same conversion; it runs after us).
-            response.headers = Headers(response.headers)
-        # Imported here: server.http imports pygeoapi_config (MAX_LIMIT), which imports this module.
-        from .http.routing import classify
-
-        route = classify(request)
-        if (
-            route.kind not in ("collection", "collections", "landing")
-            or response.status_code != 200
-            or response.mimetype != "application/json"
-            or response.direct_passthrough
-            or "Content-Encoding" in response.headers
-        ):
-            return response
-        try:
-            self._extend(route.kind, response)
-        except StoreUnavailableError as exc:
-            # The database is down: pygeoapi's description (from its configuration) is still
-            # served, without the publication's members; one line in the log, no traceback.
-            LOGGER.warning("métadonnées de collection non ajoutées, stockage injoignable : %s", exc.message)
-        except Exception:  # noqa: BLE001 — metadata must never cost the client its response
-            LOGGER.exception("métadonnées de collection non ajoutées")
-        return response
-
-    def _extend(self, kind: str, response: Response) -> None:
+    def extend(self, kind: str, document: dict[str, Any]) -> None:
+        """Extender of pygeoapi's documents (``server/http/documents.py``)."""
+        from .http.documents import collections_of
         from .provider import shared_store  # the worker's one store (GeoPackage or PostGIS)
 
-        document = orjson.loads(response.get_data())
         if kind == "landing":
-            links = document.setdefault("links", [])
-            links.append(dcat_link(self.settings.public_url))
-        else:
-            catalogue = get_catalogue(self.settings.catalogue)
-            store = shared_store(self.settings)
-            collections = [document] if kind == "collection" else document.get("collections") or []
-            for collection in collections:
-                members = self._members(str(collection.get("id")), catalogue, store)
-                if members:
-                    collection.update(members)
-        response.set_data(orjson.dumps(document))
+            document.setdefault("links", []).append(dcat_link(self.settings.public_url))
+            return
+        catalogue = get_catalogue(self.settings.catalogue)
+        store = shared_store(self.settings)
+        for collection in collections_of(kind, document):
+            members = self._members(str(collection.get("id")), catalogue, store)
+            if members:
+                collection.update(members)
 
 
 def register(app: Flask, settings: Settings) -> Flask:
-    """Install the ``after_request`` function; call after ``install_http_layer``."""
+    """Add the members to pygeoapi's documents; call after ``install_http_layer``."""
+    # Imported here: server.http imports pygeoapi_config, which imports this module.
+    from .http.documents import add_extender
+
     if EXTENSION not in app.extensions:
         extension = CollectionMetadata(settings)
         app.extensions[EXTENSION] = extension
-        app.after_request(extension.after)
+        add_extender(app, extension.extend)
     return app

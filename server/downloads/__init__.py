@@ -22,11 +22,12 @@ __all__ = ["DOWNLOADS_KEY", "EXTENSION", "FORMATS", "enclosure_links", "register
 
 def register(app: Flask, settings: Settings) -> Flask:
     """The blueprint and the links; call after ``install_http_layer`` (see ``links.py``)."""
+    from ..http.documents import add_extender
     from .links import EnclosureLinks
     from .views import blueprint
 
     if EXTENSION not in app.extensions:
         app.extensions[EXTENSION] = settings
         app.register_blueprint(blueprint)
-        app.after_request(EnclosureLinks(settings).after)
+        add_extender(app, EnclosureLinks(settings).extend)
     return app
