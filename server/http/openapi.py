@@ -185,6 +185,53 @@ def _own_paths() -> dict[str, Any]:
     }
 
 
+def _reuse_paths(collections: Mapping[str, Any]) -> dict[str, Any]:
+    """The resources for reusers that pygeoapi does not know: downloads, DCAT, usage figures."""
+    from ..downloads.formats import FORMATS  # the one table of download formats
+
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    paths: dict[str, Any] = {
+        "/catalogue.jsonld": {"get": {
+            "summary": "Catalogue DCAT-AP (JSON-LD)",
+            "description": "Les couches publiées, leurs licences, distributions et téléchargements, "
+                           "dans la forme que moissonne data.gouv.fr.",
+            "tags": ["server"], "operationId": "getCatalogue",
+            "responses": {"200": {"description": "Le catalogue.", "content": {"application/ld+json": ANY_JSON_CONTENT}},
+                          **_errors(not_found=False)},
+        }},
+        "/stats": {"get": {
+            "summary": "Fréquentation",
+            "description": "Requêtes à l'API et téléchargements par jour, couche et format (aucune donnée personnelle).",
+            "tags": ["server"], "operationId": "getStats",
+            "parameters": [
+                _param("f", {"type": "string", "enum": ["json", "html"]}, "Format de la réponse."),
+                _param("lang", {"type": "string", "enum": ["fr", "en"]}, "Langue de la page."),
+                _param("days", {"type": "integer", "minimum": 1, "maximum": 366}, "Nombre de jours (défaut 90)."),
+                _param("layer", {"type": "string", "enum": sorted(collections)}, "Une seule couche."),
+            ],
+            "responses": {"200": {"description": "Les chiffres.", "content": {
+                "application/json": ANY_JSON_CONTENT, "text/html": HTML_CONTENT}},
+                **_errors(not_found=False, unavailable=True)},
+        }},
+    }
+    csv_parameters = [
+        _param("sep", {"type": "string", "enum": [",", ";"]}, "Séparateur (« ; » : profil tableur français)."),
+        _param("geometry", {"type": "string", "enum": ["latlon", "wkt"]}, "Géométrie en colonnes lon/lat ou en WKT."),
+    ]
+    for cid in collections:
+        for fmt in FORMATS.values():
+            paths[f"/collections/{cid}/download.{fmt.key}"] = {"get": {
+                "summary": f"Télécharger toute la couche {cid} ({fmt.label})",
+                "tags": [cid], "operationId": f"download_{cid}_{fmt.key}".replace("-", "_"),
+                "parameters": csv_parameters if fmt.parameters else [],
+                "responses": {"200": {"description": "La couche entière, avec sa licence.",
+                                      "content": {fmt.media_type.split(";")[0]:
+                                                  ANY_JSON_CONTENT if fmt.media_type.endswith("json") else binary}},
+                              **_errors(not_found=True, unavailable=True)},
+            }}
+    return paths
+
+
 def repair_openapi(document: dict[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """Return a repaired copy of pygeoapi's OpenAPI ``document`` for ``config``."""
     doc = copy.deepcopy(document)
@@ -235,6 +282,7 @@ def repair_openapi(document: dict[str, Any], config: Mapping[str, Any]) -> dict[
                         for p in item_op.get("parameters", [])
                     ]
     paths.update(_own_paths())
+    paths.update(_reuse_paths(collections))
     return _replace_remote_refs(doc)
 
 

@@ -38,8 +38,10 @@ def test_get_operations_conform_to_the_servers_own_document(server):
     schema = schemathesis.openapi.from_dict(response.json())
     operations = [result.ok() for result in schema.get_all_operations()]
     gets = [operation for operation in operations if operation.method.upper() == "GET"]
-    assert {"/", "/openapi", "/conformance", "/collections", "/health", "/metrics"} <= {op.path for op in gets}
-    assert len(gets) == 6 + 5 * len(requests.get(f"{server.url}/collections", params={"f": "json"}, timeout=30).json()["collections"])
+    assert {"/", "/openapi", "/conformance", "/collections", "/health", "/metrics", "/stats",
+            "/catalogue.jsonld"} <= {op.path for op in gets}
+    # Per collection: description, queryables, schema, items, item, and the four downloads.
+    assert len(gets) == 8 + 9 * len(requests.get(f"{server.url}/collections", params={"f": "json"}, timeout=30).json()["collections"])
     started = time.monotonic()
     failures: dict[str, str] = {}
     # Random feature ids all answer 404: one more run on an existing one reaches the 200.
