@@ -130,6 +130,20 @@ def arrow_table(prepared: gpd.GeoDataFrame, types: Mapping[str, str]) -> tuple[p
     return pa.table(columns), sql_types
 
 
+def spatial_order(geometries: gpd.GeoSeries) -> np.ndarray:
+    """Row order along a Hilbert curve over the layer's extent (no geometry: last).
+
+    The rows are written in this order — their ``fid`` is kept — so that the features of a
+    bbox sit on a few neighbouring table pages instead of one page each: the count and the
+    page of a city bbox at 1M points read hundreds of pages instead of thousands (what
+    ``CLUSTER`` on the GiST index would do, without rewriting the table a second time)."""
+    present = ~(geometries.isna() | geometries.is_empty).to_numpy()
+    keys = np.full(len(geometries), np.iinfo(np.int64).max, dtype=np.int64)
+    if present.any():
+        keys[present] = geometries[present].hilbert_distance(level=16).to_numpy(dtype=np.int64)
+    return np.argsort(keys, kind="stable")
+
+
 def _copy_rows(cursor: psycopg.Cursor, table: str, data: pa.Table) -> None:
     names = ", ".join(ident(n) for n in data.column_names)
     options = pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
@@ -242,6 +256,7 @@ def publish(
         # Metadata that cannot be serialised fails here, before anything is written.
         orjson.dumps(full, option=orjson.OPT_NON_STR_KEYS)
         data, sql_types = arrow_table(prepared, types)
+        data = data.take(pa.array(spatial_order(prepared.geometry)))
         new_name = f"{layer_id[:40]}__new_{version}"
         conn = connections.connect()
         ensure_base(conn, schema)
