@@ -221,14 +221,6 @@ def _bbox_clause(layer: LayerInfo, box: tuple[float, float, float, float], param
     """``geom`` intersects the box (edges included); True when the box holds the whole layer."""
     if _covers(box, layer.metadata.get("extent")):
         return '("geom" IS NOT NULL)', True
-    if list(layer.metadata.get("geometry_types") or []) == ["Point"]:
-        # Points only: the exact test is two coordinate ranges, cheaper than ST_Intersects
-        # (a département box at 100k points: count 25 → 17 ms). ``&&`` alone is not exact:
-        # the index compares boxes rounded outwards to single precision.
-        minx, miny, maxx, maxy = box
-        params.extend([*box, minx, maxx, miny, maxy])
-        return ('("geom" && ST_MakeEnvelope(%s, %s, %s, %s, 4326) '
-                'AND ST_X("geom") BETWEEN %s AND %s AND ST_Y("geom") BETWEEN %s AND %s)'), False
     params.extend([*box, box_geometry(box)])
     return ('("geom" && ST_MakeEnvelope(%s, %s, %s, %s, 4326) '
             'AND ST_Intersects("geom", ST_GeomFromWKB(%s, 4326)))'), False
