@@ -1,4 +1,4 @@
-"""A small, bounded HTTP load driver for the server benchmark (``bench/server.py``).
+"""A small, bounded HTTP load driver for the server benchmark (``bench/run.py``).
 
 ``connections`` asyncio tasks each send GET requests one after the other (a closed
 loop: a new request leaves when the previous answer is in), taking the next URL from a
@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 DEFAULT_HEADERS = {
     "Accept": "application/geo+json, application/json;q=0.9",
     # Same work for every server: no compression (ours gzips beyond 1 KiB when asked, stock
-    # pygeoapi does not). ``--gzip`` in bench/server.py asks for it from both.
+    # pygeoapi does not). ``--gzip`` in bench/run.py asks for it from all.
     "Accept-Encoding": "identity",
     "User-Agent": "geocommune-bench",
 }
@@ -98,16 +98,17 @@ def _pss_kib(pid: int) -> int:
     return 0
 
 
-def tree_memory_mib(root: int, pss: bool = True) -> tuple[float, float, int]:
-    """(sum of RSS, sum of PSS — NaN unless ``pss`` —, number of processes) of ``root``'s tree, in MiB.
+def tree_memory_mib(root: int, pss: bool = True) -> tuple[float, float, int, float]:
+    """(sum of RSS, sum of PSS — NaN unless ``pss`` —, number of processes, largest single RSS) of
+    ``root``'s tree, in MiB. The largest single RSS is the busiest worker's (a master is small).
 
     RSS comes from ``/proc/PID/status`` (cheap); PSS from ``smaps_rollup``, which walks the page
     tables: milliseconds for a process of several GiB, so it is read less often.
     """
     pids = process_tree(root)
-    rss = sum(_status_kib(pid, "VmRSS:") for pid in pids)
+    each = [_status_kib(pid, "VmRSS:") for pid in pids]
     total_pss = sum(_pss_kib(pid) for pid in pids) / 1024 if pss else math.nan
-    return rss / 1024, total_pss, len(pids)
+    return sum(each) / 1024, total_pss, len(pids), max(each, default=0) / 1024
 
 
 class MemorySampler(threading.Thread):
@@ -121,6 +122,7 @@ class MemorySampler(threading.Thread):
         self.rss_limit_mib = rss_limit_mib
         self.peak_rss_mib = 0.0
         self.peak_pss_mib = 0.0
+        self.peak_process_rss_mib = 0.0  # the largest RSS of one process of the tree (one worker)
         self.processes = 0
         self.samples = 0
         self.pss_every = pss_every  # PSS on every n-th sample (2 s at the default interval)
@@ -129,11 +131,12 @@ class MemorySampler(threading.Thread):
 
     def sample(self, pss: bool | None = None) -> None:
         with_pss = self.samples % self.pss_every == 0 if pss is None else pss
-        rss = total_pss = 0.0
+        rss = total_pss = largest = 0.0
         processes = 0
         for root in self.roots:
-            r, p, n = tree_memory_mib(root, pss=with_pss)
-            rss, total_pss, processes = rss + r, total_pss + p, processes + n
+            r, p, n, one = tree_memory_mib(root, pss=with_pss)
+            rss, total_pss, processes, largest = rss + r, total_pss + p, processes + n, max(largest, one)
+        self.peak_process_rss_mib = max(self.peak_process_rss_mib, largest)
         self.samples += 1
         self.peak_rss_mib = max(self.peak_rss_mib, rss)
         if with_pss:
@@ -170,6 +173,7 @@ class LoadResult:
     bytes_received: int = 0
     peak_rss_mib: float = math.nan
     peak_pss_mib: float = math.nan
+    peak_process_rss_mib: float = math.nan  # RSS of the largest process (worker) of the tree
     processes: int = 0
     stopped_by: str = "durée"  # "durée", "requêtes" or "mémoire"
     first_body: bytes | None = field(default=None, repr=False)  # first 200 answer to the first URL
@@ -325,6 +329,7 @@ def run_load(
     if sampler is not None:
         result.peak_rss_mib = sampler.peak_rss_mib
         result.peak_pss_mib = sampler.peak_pss_mib
+        result.peak_process_rss_mib = sampler.peak_process_rss_mib
         result.processes = sampler.processes
     return result
 

@@ -1,7 +1,9 @@
-"""The ingestion benchmark runs end to end on a small file and reports a ratio."""
+"""The benchmarks run end to end on small data. Correctness only: no timing is ever asserted
+(a loaded machine would make that flaky; speed is bench/RESULTS.md's business)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -11,6 +13,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+SERVERS = ["geocommune (GeoPackage)", "geocommune (PostGIS)", "tipg", "pygeoapi PostgreSQL", "pygeoapi GeoJSON",
+           "nginx (fichiers)"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9"]
 
 
 @pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="ogr2ogr absent (paquet gdal-bin, installé par scripts/setup.sh)")
@@ -29,21 +34,72 @@ def test_bench_ingest_small(tmp_path):
     assert table.startswith("# ") and re.search(r"^\| .* \| 2 000 \|", table, flags=re.MULTILINE)
 
 
-def test_bench_server_small(tmp_path):
-    """bench/server.py end to end on 2 000 rows: both servers start, every workload runs, the table is
-    written. Correctness only: no timing is asserted (a loaded machine would make it flaky)."""
-    results = tmp_path / "RESULTS-server.md"
+def _section(report: str, title_start: str) -> str:
+    start = report.index(title_start)
+    end = report.find("\n## ", start + 1)
+    return report[start:end if end > 0 else len(report)]
+
+
+def test_bench_run_small(tmp_path):
+    """bench/run.py, the one command, on a tiny dataset: both stores, every anchor that could be
+    installed, W1–W9; the report has a row for every server in every workload's table. (DAE only:
+    the cycle-path datasets take the same code path; their generator is checked below.)"""
+    results = tmp_path / "RESULTS.md"
+    # Generated data and the throw-away PostGIS cluster in bench/out/smoke (a folder PostgreSQL's
+    # user can reach, unlike pytest's tmp_path); tipg's and pygeoapi's venvs shared with the real
+    # bench (bench/out), created once (scripts/bench-setup.sh is idempotent).
+    work = REPO / "bench" / "out" / "smoke"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "server.py"), "--rows", "2000", "--duration", "1",
-         "--connections", "2", "--workers", "1", "--work", str(tmp_path / "out"), "--out", str(results)],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [sys.executable, str(REPO / "bench" / "run.py"), "--sizes", "2000", "--cycle-sizes", "",
+         "--duration", "0.5", "--connections", "2", "--workers", "1", "--anchor-timeout", "30",
+         "--work", str(work), "--out", str(results)],
+        capture_output=True, text=True, timeout=900, cwd=tmp_path,
     )
-    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"
-    table = results.read_text(encoding="utf-8")
-    assert table.startswith("# ") and "bench/server.py --rows 2000" in table
-    w1 = re.search(r"^\| \*\*W1\*\* \|(.*)\|$", table, flags=re.MULTILINE)
-    assert w1, table
-    cells = [c.strip() for c in w1.group(1).split("|")]
-    assert float(cells[1].replace(" ", "")) > 0, cells  # our requests/s: a number, measured
-    assert cells[4] == "0", cells  # no error from our server
-    assert "ignoré (renvoie tout)" in table  # stock GeoJSON provider on W6, detected by the probe
+    assert proc.returncode == 0, f"stdout:\n{proc.stdout[-6000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    report = results.read_text(encoding="utf-8")
+    assert report.startswith("# ") and "bench/run.py --sizes 2000" in report
+
+    dae = _section(report, "## DAE 2k")
+    for key in WORKLOADS:
+        table = _section(dae, f"### {key} ")
+        table = table[:table.find("\n### ", 1)] if "\n### " in table[1:] else table
+        for server in SERVERS:
+            row = re.search(rf"^\| {re.escape(server)} \|(.*)\|$", table, flags=re.MULTILINE)
+            assert row, f"{key}: no row for {server}\n{table}"
+            cells = [c.strip() for c in row.group(1).split("|")]
+            if server.startswith("geocommune"):
+                assert float(cells[0].replace(" ", "")) > 0, (key, server, cells)  # requests/s: measured
+                assert cells[3] == "0", (key, server, cells)  # no error from our server
+            elif server in ("tipg", "pygeoapi PostgreSQL") and "indisponible" in row.group(1):
+                # An anchor that cannot be installed here is reported, with its reason.
+                assert re.search(rf"\*\*{re.escape(server)}\*\* : non mesuré : indisponible", report), report[-3000:]
+    # What the anchors cannot do is said, not measured: no nearest resource, GeoJSON provider without CQL2.
+    w8 = _section(dae, "### W8 ")
+    assert re.search(r"^\| pygeoapi GeoJSON \|.*non pris en charge", w8, flags=re.MULTILINE), w8
+    assert "ignoré (renvoie tout)" in _section(dae, "### W6 ")
+    # The report's fixed parts: targets, numberMatched cost, floors, settings and versions of every anchor.
+    for heading in ("## Objectifs", "## Coût de numberMatched", "### Plancher en processus", "## Réglages des serveurs",
+                    "## Versions", "## Machine"):
+        assert heading in report, heading
+    assert re.search(r"^- PostgreSQL 1\d", report, flags=re.MULTILINE), _section(report, "## Versions")
+
+
+def test_bench_cycle_generator_is_ingestible(tmp_path):
+    """bench/generate_cycle.py writes LineStrings of 5 to 50 vertices in the national cycle schema's
+    shape, which `geocommune ingest amenagements-cyclables` publishes whole."""
+    import pyogrio
+    import shapely
+
+    source = tmp_path / "cycle.gpkg"
+    subprocess.run([sys.executable, str(REPO / "bench" / "generate_cycle.py"), "--rows", "300", "--seed", "7",
+                    "--out", str(source)], check=True, capture_output=True, timeout=120)
+    frame = pyogrio.read_dataframe(source)
+    vertices = shapely.get_num_coordinates(frame.geometry.values)
+    assert len(frame) == 300 and set(frame.geometry.geom_type) == {"LineString"}
+    assert vertices.min() >= 5 and vertices.max() <= 50
+    assert frame.crs.to_epsg() == 2154 and frame["id_local"].is_unique
+    cli = Path(sys.executable).parent / "geocommune"
+    proc = subprocess.run([str(cli), "--data", str(tmp_path / "data"), "ingest", "amenagements-cyclables", str(source)],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path, env={**os.environ, "GEOCOMMUNE_STORE": ""})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert re.search(r"300 entité\(s\) publiée\(s\), 0 ligne\(s\) non publiée\(s\)", proc.stdout), proc.stdout
