@@ -4,6 +4,7 @@ and metrics (see ``layer.py`` for the order in which they apply)."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -11,6 +12,7 @@ from flask import Flask
 
 from layers.settings import Settings
 
+from .fast_reads import FastJsonReads
 from .layer import HttpLayer, install
 from .metrics import Metrics, prepare
 from .openapi import repair_openapi
@@ -31,4 +33,9 @@ def install_http_layer(
     from server.provider import shared_store  # the provider's store: one per process
 
     layer = HttpLayer(settings, shared_store(settings), collections_from_config(config), digest.hexdigest()[:16], metrics)
-    return install(app, layer)
+    app = install(app, layer)
+    # The hot JSON reads, answered before Flask (fast_reads.py); pygeoapi's API object of
+    # this app gives the configuration and URLs its documents carry.
+    api = sys.modules["pygeoapi.flask_app"].api_
+    app.wsgi_app = FastJsonReads(app.wsgi_app, layer, api, lambda: app.extensions.get("geocommune_usage"))
+    return app

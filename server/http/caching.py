@@ -85,9 +85,8 @@ def _layer_state(
     return published, identity, when
 
 
-def _normalised_query(request: Request) -> str:
-    pairs = sorted((k, v) for k, values in request.args.lists() for v in values)
-    return "&".join(f"{k}={v}" for k, v in pairs)
+def _normalised_query(pairs: Iterable[tuple[str, str]]) -> str:
+    return "&".join(f"{k}={v}" for k, v in sorted(pairs))
 
 
 def compute(
@@ -99,6 +98,28 @@ def compute(
     metadata_of: Callable[[str], dict | None] | None = None,
 ) -> Validators | None:
     """The validators of the resource ``request`` addresses, or None when it has none."""
+    return compute_from_parts(
+        request.path,
+        [(k, v) for k, values in request.args.lists() for v in values],
+        request.headers.get("Accept", ""),
+        request.headers.get("Accept-Language", ""),
+        route, store, collections, config_token, metadata_of,
+    )
+
+
+def compute_from_parts(
+    path: str,
+    query: Iterable[tuple[str, str]],
+    accept: str,
+    accept_language: str,
+    route: Route,
+    store: Store,
+    collections: dict[str, CollectionInfo],
+    config_token: str,
+    metadata_of: Callable[[str], dict | None] | None = None,
+) -> Validators | None:
+    """``compute`` from the request's parts: the decoded path, the decoded query pairs and
+    the two negotiation headers (what the fast JSON reads, ``fast_reads.py``, have at hand)."""
     if route.kind in GLOBAL_KINDS:
         infos: Iterable[CollectionInfo] = collections.values()
     elif route.collection in collections:
@@ -109,10 +130,10 @@ def compute(
     digest = hashlib.sha256()
     for part in (
         config_token,
-        request.path,
-        _normalised_query(request),
-        request.headers.get("Accept", ""),
-        request.headers.get("Accept-Language", ""),
+        path,
+        _normalised_query(query),
+        accept,
+        accept_language,
         *(f"{cid}|{published}|{identity}" for cid, published, identity, _ in states),
     ):
         digest.update(part.encode("utf-8", "surrogatepass"))

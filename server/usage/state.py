@@ -61,6 +61,10 @@ class UsageState:
             return http.collections.keys()
         return get_catalogue(self.settings.catalogue).ids
 
+    def count(self, layer: str, kind: str, fmt: str) -> None:
+        """One use, decided by the caller (the fast JSON reads, ``server/http/fast_reads.py``)."""
+        self.buffer.add(UsageKey(self.today(), layer, kind, fmt))
+
     def after(self, response: Response) -> Response:
         """Flask ``after_request``: count the request if it is a use (``counting.py``)."""
         try:
