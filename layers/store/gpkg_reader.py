@@ -150,7 +150,11 @@ def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLaye
         connection.execute("PRAGMA query_only = ON")
         # CQL2 LIKE is case-sensitive; SQLite's is not by default.
         connection.execute("PRAGMA case_sensitive_like = ON")
-        connection.execute("PRAGMA mmap_size = 268435456")
+        # No memory-mapped I/O (SQLite's default): mapped pages of the file count in each
+        # worker's resident memory. Measured at 1M points (451 MiB file): an unindexed filter
+        # scan left a worker at 432 MiB RSS with a 256 MiB map and 171 MiB without, and ran
+        # no faster (427 vs 261–294 ms); bbox pages were the same either way. The OS page
+        # cache keeps the file in memory once, for all workers.
         geometry = connection.execute(
             "SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (layer_id,)
         ).fetchone()
