@@ -123,6 +123,23 @@ def page_statement(
     return PageStatement(sql, params, names, with_geometry, count_key)
 
 
+def rows_by_fid_statement(
+    layer: LayerInfo, metadata_table: str, *, select: Sequence[str] | None, skip_geometry: bool
+) -> tuple[str, list[str], bool]:
+    """The page chosen by the point index (``pg_point_index``): rows of (version, id, *names,
+    wkb?) for the fids bound to the second parameter (``bigint[]``), in fid order; a single row
+    of NULLs after the version when none is there. The same output as ``page_statement``'s, and
+    the version read by the same statement, checked against the index's."""
+    names = selected_columns(layer, select)
+    with_geometry = not skip_geometry
+    sql = (
+        f"SELECT h.version, {output_list(layer, names, with_geometry=with_geometry, prefix='t.')} "
+        f"FROM (SELECT (SELECT version FROM {metadata_table} WHERE layer_id = %s) AS version) h "
+        f'LEFT JOIN {layer.table} t ON t."fid" = ANY(%s::bigint[]) ORDER BY t."fid"'
+    )
+    return sql, names, with_geometry
+
+
 def _sort_expressions(layer: LayerInfo, sortby: Sequence[str] | None) -> list[str]:
     out = []
     for key in sortby or ():

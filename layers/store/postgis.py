@@ -39,13 +39,13 @@ import shapely
 
 from layers.errors import StoreError
 
-from . import pg_write
+from . import pg_point_index, pg_write
 from .base import BBox, InvalidQueryError, QueryResult, Where
 from .nearest import Neighbour
 from .pg_nearest import check_position, disc_statement, knn_statement, neighbours, rank
 from .pg_pool import DEFAULT_POOL_SIZE, Connections, StoreUnavailableError, redact, split_url
-from .pg_query import LayerInfo, ident, text_expression
-from .pg_read import alias_prefix, get_statement, materialise, page_statement
+from .pg_query import LayerInfo, build_where, ident, normalise_bboxes, text_expression
+from .pg_read import alias_prefix, get_statement, materialise, page_statement, rows_by_fid_statement
 from .pg_write import check_layer_id, layer_table, metadata_table
 
 __all__ = ["PostGISStore", "StoreUnavailableError"]
@@ -85,15 +85,20 @@ class _Counts:
 
 
 class PostGISStore:
-    """The ``Store`` interface on a PostGIS database (``postgresql://…[?schema=…]``)."""
+    """The ``Store`` interface on a PostGIS database (``postgresql://…[?schema=…]``).
 
-    def __init__(self, url: str, *, pool_size: int | None = None) -> None:
+    ``point_index=False`` answers every bbox query in SQL (the reference the in-process
+    point index is tested against, see ``pg_point_index``)."""
+
+    def __init__(self, url: str, *, pool_size: int | None = None, point_index: bool = True) -> None:
         self.url = url.strip()
         conninfo, self.schema = split_url(self.url)
         self._connections = Connections(conninfo, pool_size or DEFAULT_POOL_SIZE)
         self._metadata_table = metadata_table(self.schema)
         self._layers: dict[str, LayerInfo] = {}
         self._counts = _Counts()
+        self._point_index = point_index
+        self._points = pg_point_index.PointIndexes()
 
     def __repr__(self) -> str:
         return f"PostGISStore({redact(self.url)!r})"
@@ -206,16 +211,26 @@ class PostGISStore:
             fail_after_write=fail_after_write, label=label,
         )
         self._layers.pop(layer_id, None)
+        self._points.drop(layer_id)
         return full
 
     # -- read ------------------------------------------------------------------------------------
-    def _read(self, layer_id: str, attempt_work: Callable[[LayerInfo, psycopg.Connection], tuple[str | None, T]]) -> T:
+    def _read(
+        self,
+        layer_id: str,
+        attempt_work: Callable[[LayerInfo, psycopg.Connection], tuple[str | None, T]],
+        *,
+        prepare: Callable[[LayerInfo], Callable[[LayerInfo, psycopg.Connection], tuple[str | None, T]]] | None = None,
+    ) -> T:
         """Run ``attempt_work`` (one statement returning the layer version it saw) until the
-        version matches the column list it was compiled with."""
+        version matches the column list it was compiled with. ``prepare``, when given, chooses
+        the work of each attempt from the layer info, before a connection is taken (it may
+        build a point index, with a connection of its own)."""
         info = self._info(layer_id)
         for attempt in range(_ATTEMPTS):
             try:
-                version, result = self._connections.run(lambda conn: attempt_work(info, conn))
+                work = attempt_work if prepare is None else prepare(info)
+                version, result = self._connections.run(lambda conn: work(info, conn))
             except _STALE:
                 version, result = None, None
             except psycopg.errors.DataError as exc:  # a value PostgreSQL refuses (e.g. a LIKE pattern)
@@ -280,7 +295,74 @@ class PostGISStore:
                                  number_matched=int(matched) if matched is not None else 0)
             return version, result
 
-        return self._read(layer_id, work)
+        box = self._index_box(bbox, sortby=sortby, properties=properties, where=where) if self._point_index else None
+        if box is None:
+            return self._read(layer_id, work)
+
+        def prepare(info: LayerInfo) -> Callable[[LayerInfo, psycopg.Connection], tuple[str | None, QueryResult]]:
+            return self._by_point_index(info, box, work, limit=limit, offset=offset, select=select,
+                                        skip_geometry=skip_geometry, count=count)
+
+        return self._read(layer_id, work, prepare=prepare)
+
+    # -- bbox pages from the point index ----------------------------------------------------
+    @staticmethod
+    def _index_box(
+        bbox: BBox | None,
+        *,
+        sortby: Sequence[str] | None,
+        properties: Mapping[str, Any] | Sequence[tuple[str, Any]] | None,
+        where: Where | None,
+    ) -> tuple[float, float, float, float] | None:
+        """The box when the point index can answer the query as the SQL would: a bbox (one
+        box: an antimeridian pair stays with SQL) is the only condition, in the default order."""
+        if sortby or properties or where is not None or bbox is None or not len(bbox):
+            return None
+        boxes = normalise_bboxes(bbox)  # already validated by the SQL compilation
+        if len(boxes) != 1 or not pg_point_index.usable_box(boxes[0]):
+            return None
+        return boxes[0]
+
+    def _by_point_index(
+        self,
+        info: LayerInfo,
+        box: tuple[float, float, float, float],
+        sql_work: Callable[[LayerInfo, psycopg.Connection], tuple[str | None, QueryResult]],
+        *,
+        limit: int,
+        offset: int,
+        select: Sequence[str] | None,
+        skip_geometry: bool,
+        count: bool,
+    ) -> Callable[[LayerInfo, psycopg.Connection], tuple[str | None, QueryResult]]:
+        """The work of one attempt: numberMatched and the page's fids from the layer's point
+        index, then only the page's rows in SQL — or ``sql_work`` when this version of the
+        layer is not for the index (not points only, or the box holds the whole layer: the
+        SQL counts that from the metadata row)."""
+        if not pg_point_index.indexable(info) or build_where(info, bbox=box, properties=None, where=None).whole_geometries:
+            return sql_work
+        index = self._points.get(
+            info, lambda: self._connections.run(lambda conn: pg_point_index.read(conn, info, self._metadata_table))
+        )
+        if index.version != info.version:
+            # Built from another publication than ``info``'s: let ``_read`` refresh the info.
+            return lambda _info, _conn: (index.version, None)  # type: ignore[return-value]
+        if not index.usable:
+            return sql_work
+        matched, fids = index.page(box, offset, limit)
+
+        def work(info: LayerInfo, conn: psycopg.Connection) -> tuple[str | None, QueryResult]:
+            sql, names, with_geometry = rows_by_fid_statement(
+                info, self._metadata_table, select=select, skip_geometry=skip_geometry
+            )
+            with conn.cursor(binary=True) as cursor:
+                rows = cursor.execute(sql, [info.metadata.get("layer"), fids.tolist()]).fetchall()
+            page = [row[1:] for row in rows if row[1] is not None]
+            result = materialise(info, page, names, with_geometry=with_geometry,
+                                 number_matched=matched if count else -1)
+            return rows[0][0], result
+
+        return work
 
     def get(self, layer_id: str, feature_id: str) -> dict[str, Any] | None:
         def work(info: LayerInfo, conn: psycopg.Connection) -> tuple[str | None, dict[str, Any] | None]:
