@@ -1,6 +1,6 @@
 """How each measured server is started, with the same worker count, on the same data.
 
-* ``ours-gpkg`` / ``ours-pg``: ``geocommune serve`` (gunicorn, as shipped) on the GeoPackage
+* ``ours-gpkg`` / ``ours-pg``: ``geocommune serve`` (granian, as shipped) on the GeoPackage
   folder / on the dataset's PostGIS schema (``GEOCOMMUNE_STORE``);
 * ``tipg``: tipg (its own venv, ``bench/out/venv-tipg``) under ``uvicorn --workers N`` on the same
   PostGIS table, ``id`` as its feature id;
@@ -45,13 +45,16 @@ class Context:
 def start_ours(ctx: Context, store: str) -> Server:
     port = free_port()
     env = {"GEOCOMMUNE_STORE": ctx.pg_url} if store == "pg" and ctx.pg_url else {"GEOCOMMUNE_STORE": ""}
+    # No access log, as every anchor runs (uvicorn --no-access-log, nginx access_log off,
+    # gunicorn's default): the same work per request for all.
+    env["GEOCOMMUNE_ACCESS_LOG"] = "0"
     cmd = [*geocommune_command(), "--data", str(ctx.gpkg_data), "serve", "--no-demo", "--host", HOST,
            "--port", str(port), "--workers", str(ctx.workers)]
     server = start_server(f"ours-{store}", cmd, port=port, log=ctx.run_dir / f"ours-{store}.log", cwd=ctx.run_dir,
                           env=env)
     shown = "PostGIS, schéma du jeu de données" if store == "pg" else "(vide : GeoPackage)"
-    server.settings = [f"`geocommune --data DOSSIER serve --no-demo --workers {ctx.workers}` (gunicorn, tel que livré, "
-                       "journal d'accès compris)", f"`GEOCOMMUNE_STORE` {shown}"]
+    server.settings = [f"`geocommune --data DOSSIER serve --no-demo --workers {ctx.workers}` (granian, tel que livré)",
+                       f"`GEOCOMMUNE_STORE` {shown} ; `GEOCOMMUNE_ACCESS_LOG=0` (aucun serveur ne journalise les accès)"]
     return server
 
 

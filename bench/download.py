@@ -122,13 +122,13 @@ def stop(process: subprocess.Popen) -> None:
 
 
 def worker_pid(master: int) -> int:
-    """The single gunicorn worker: the master's child."""
+    """The single server worker: the main process's child."""
     for _ in range(100):
         children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
         if children:
             return int(children[0])
         time.sleep(0.1)
-    sys.exit("aucun processus de travail gunicorn trouvé")
+    sys.exit("aucun processus de travail du serveur trouvé")
 
 
 def rss_mib(pid: int) -> float:
@@ -225,7 +225,7 @@ def report(rows: int, published: int, measures: list[Measure], idle: float, load
         f"`bench/download.py --rows {rows}`_",
         "",
         f"Couche `{LAYER}` : {thousands(published)} DAE publiés (fichier généré de {thousands(rows)} lignes). "
-        "Serveur : `geocommune serve --workers 1` (gunicorn, GeoPackage). Chaque téléchargement est lu jusqu'au "
+        "Serveur : `geocommune serve --workers 1` (granian, GeoPackage). Chaque téléchargement est lu jusqu'au "
         "bout au fil de l'eau et jeté ; la mémoire résidente (RSS) du processus de travail est relevée toutes "
         "les 10 ms.",
         "",

@@ -8,7 +8,7 @@ finish, each bounded by ``timeout``. Throughput counts the successful answers ov
 time from the first request to the last answer.
 
 While the load runs, a thread samples the memory of the server's whole process tree
-(gunicorn master + workers, found through ``/proc``): the sum of the resident set sizes
+(the server's main process + workers, found through ``/proc``): the sum of the resident set sizes
 (RSS, which counts pages shared between forked workers once per process) and the sum of
 the proportional set sizes (PSS, which splits shared pages between their users, so that
 it adds up to what the tree really holds). An optional RSS ceiling stops the run early.

@@ -215,7 +215,7 @@ def versions(args: argparse.Namespace, results: list[Any], tools: dict[str, str]
     pg = next((f for f in floors if "postgresql" in f), {})
     gpkg = next((f for f in floors if "gdal" in f), {})
     lines = [f"Python {platform.python_version()} ; geocommune {package_version('geocommune')} ({code or git_state()}) ; "
-             f"gunicorn {package_version('gunicorn')} ; Flask {package_version('flask')} ; aiohttp {package_version('aiohttp')} (client)",
+             f"granian {package_version('granian')} ; Flask {package_version('flask')} ; aiohttp {package_version('aiohttp')} (client)",
              f"GDAL {gpkg.get('gdal', '?')} (pyogrio {package_version('pyogrio')}) ; SQLite {gpkg.get('sqlite', '?')}",
              f"PostgreSQL {pg.get('postgresql', '?')} ; {pg.get('postgis', 'PostGIS ?')}",
              f"pygeoapi GeoJSON : pygeoapi {package_version('pygeoapi')} (venv du projet)",

@@ -106,7 +106,12 @@ def load_flask_app(files: RuntimeFiles):
 def create_app(settings: Settings):
     """Write the runtime files into ``<data_dir>/.runtime/`` and return the WSGI app:
     pygeoapi's Flask app wrapped by the HTTP layer (``server/http/``)."""
-    files = write_runtime_files(settings)
+    return app_from_files(settings, write_runtime_files(settings))
+
+
+def app_from_files(settings: Settings, files: RuntimeFiles):
+    """The WSGI app for runtime files already written (a server worker: by the main process)."""
+    provider.configure(settings)  # this process's store (opened on first use, in this process)
     app = load_flask_app(files)
     config = sys.modules["pygeoapi.flask_app"].CONFIG  # exactly what pygeoapi serves
     app = install_http_layer(app, settings, config, (files.config, files.openapi), runtime_dir(settings))

@@ -202,13 +202,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from server.run import serve
+    from server.run import bind_address, serve
 
     settings = _settings(args)
     if not args.no_demo:
         publish_demo(settings)
-    print(f"geocommune : API sur http://{settings.host}:{settings.port}/ "
-          f"({settings.workers} processus) — Ctrl+C pour arrêter", file=sys.stderr)
+    print(f"geocommune : API sur http://{bind_address(settings.host, settings.port)}/ "
+          f"({settings.workers} processus × {settings.threads} fils) — Ctrl+C pour arrêter", file=sys.stderr)
     serve(settings)
     return EXIT_OK
 

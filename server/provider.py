@@ -4,14 +4,14 @@ pygeoapi instantiates a provider for every request (``load_plugin`` in each API
 function), so the constructor must be cheap: the store — and with it the open SQLite
 connections or the PostgreSQL pool — is cached per process and per store (``shared_store``),
 and so are the property schemas and the CRS objects. The HTTP layer uses the same store
-object, so a process holds one pool, created on first use (after gunicorn's fork).
+object, so a process holds one pool, created on first use (in a server worker: after the fork).
 
 Which store: the provider definition's ``data`` names where the layer lives — the
 GeoPackage file, or for PostGIS ``postgresql://user:***@host:port/db#schema.layer`` (password masked)
 (``PostGISStore.path``). The PostGIS URL *with* its credentials is never written into the
 generated configuration: it comes from the process's settings (``configure``, called by
-``create_app`` in the gunicorn master before the fork; ``GEOCOMMUNE_STORE`` otherwise), and
-must designate the same database and schema as ``data``.
+``create_app`` / ``app_from_files`` in the server's main process and in each worker;
+``GEOCOMMUNE_STORE`` otherwise), and must designate the same database and schema as ``data``.
 
 A database that cannot be reached raises ``StoreUnavailableError`` out of the provider,
 past pygeoapi (which only catches its own provider errors), to the HTTP layer's error table:
@@ -96,7 +96,7 @@ def shared_store(settings: Settings) -> Store:
     """The one store of this process for ``settings`` (by store URL, or GeoPackage folder).
 
     Opening it costs nothing: the PostGIS pool is created at its first query, in the process
-    that makes it (a gunicorn worker, not the master it was forked from)."""
+    that makes it (a server worker, not the main process it was forked from)."""
     return _open(*_store_key(settings))
 
 
@@ -123,8 +123,8 @@ def current_settings() -> Settings:
 
 
 def close_stores() -> None:
-    """Close the connections of every store of this process — the gunicorn master, once the
-    configuration is written: its workers open their own. A store reopens on next use."""
+    """Close the connections of every store of this process — the server's main process, once
+    the configuration is written: its workers open their own. A store reopens on next use."""
     for store in list(_STORES.values()):
         close = getattr(store, "close", None)
         if close is not None:

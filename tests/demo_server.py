@@ -39,7 +39,7 @@ class DemoServer:
 def stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    os.killpg(process.pid, signal.SIGTERM)  # gunicorn's master and workers: a graceful stop
+    os.killpg(process.pid, signal.SIGTERM)  # granian's main process and workers: a graceful stop
     try:
         process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:

@@ -197,7 +197,7 @@ class LayerReaders:
 
     A re-publication replaces the file (new inode), so comparing ``os.stat`` identity on
     each access — one system call — is enough to pick it up without a restart. The cache
-    is also dropped after ``fork`` (gunicorn workers): a SQLite connection must not be
+    is also dropped after ``fork`` (server workers): a SQLite connection must not be
     used in two processes.
     """
 

@@ -1,7 +1,7 @@
 """Connections of the PostGIS store: one pool per process, and what to do when the database goes away.
 
 * The pool (``psycopg_pool.ConnectionPool``, ``GEOCOMMUNE_PG_POOL`` connections at most) is
-  created on first use in each process: gunicorn forks its workers from a master that may
+  created on first use in each process: the server forks its workers from a main process that may
   already have used the store, and a connection must never be shared by two processes.
 * Every read runs in autocommit, one statement at a time (see ``postgis.py`` for why).
 * A lost database gives ``StoreUnavailableError`` (the HTTP layer answers 503), quickly:

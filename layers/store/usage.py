@@ -7,7 +7,7 @@ id, the kind (``items``, ``item``, ``queryables``… or ``download``), the forma
 table cannot hold personal data because it has no column for it.
 
 Increments are upserts (``n = n + excluded.n``) of a whole batch in one transaction, so
-several processes (gunicorn workers, several machines on one PostgreSQL) add up exactly.
+several processes (server workers, several machines on one PostgreSQL) add up exactly.
 
 Two implementations, chosen by the layer store beside them (``usage_for``):
 

@@ -8,7 +8,7 @@ FlatGeobuf header and index precede the features), so the file is built under
 * Bounded memory: the export's Arrow batches go to GDAL as one Arrow stream
   (``pyogrio.write_arrow`` on a ``RecordBatchReader``), never as a whole layer.
 * One build at a time: the first request takes an exclusive ``flock`` per layer and
-  format; a concurrent one (another gunicorn worker, another thread) waits for it, then
+  format; a concurrent one (another server worker, another thread) waits for it, then
   finds the file built. The file is written under a temporary name and renamed (atomic):
   a file present under its final name is complete.
 * The name carries the publication and what goes into the file (``<layer>.<key>.<ext>``,

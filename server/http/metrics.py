@@ -1,4 +1,4 @@
-"""Prometheus metrics of the API, per collection, summed over all gunicorn workers.
+"""Prometheus metrics of the API, per collection, summed over all the server's workers.
 
 Three series, labelled by ``collection`` (a served collection id, or empty for the
 resources that belong to none — an unknown collection name never becomes a label) and by
@@ -13,8 +13,9 @@ Nothing about the client is recorded (no address, no user agent, no query string
 Workers are separate processes: prometheus_client's multiprocess mode gives each one a
 memory-mapped file in ``<data>/.runtime/metrics/`` and sums them at scrape time. The
 folder is emptied and announced (``PROMETHEUS_MULTIPROC_DIR``) by ``prepare``, in the
-process that forks the workers, before prometheus_client is first imported — the library
-picks its storage when it is imported.
+process that forks the workers (``server/run.py``), before prometheus_client is first
+imported — the library picks its storage when it is imported; the workers' own ``prepare``
+then finds it set and empties nothing.
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ class MapState:
 
     @property
     def store(self) -> Store:
-        # Looked up at each use: the gunicorn master closes its stores before forking, and
+        # Looked up at each use: the main server process closes its stores before forking, and
         # each worker opens its own on first use (server/provider.py).
         return self.own_store if self.own_store is not None else shared_store(self.settings)
 

@@ -12,11 +12,11 @@ from flask import Flask
 
 from layers.settings import Settings
 
-from .buffer import flush_all, worker_exit
+from .buffer import flush_all, flush_at_process_exit
 from .routes import blueprint
 from .state import EXTENSION, UsageState
 
-__all__ = ["flush_all", "register", "worker_exit"]
+__all__ = ["flush_all", "flush_at_process_exit", "register"]
 
 
 def register(app: Flask, settings: Settings) -> Flask:

@@ -9,9 +9,10 @@ benchmarked at about a millisecond per request). The counts reach the store:
   are not left waiting for its next request;
 * at each request when the interval is 0 (write-through: exact at once, slower);
 * before ``/stats`` answers (the answering worker's own counts);
-* when the worker exits: gunicorn's ``worker_exit`` hook (``server/run.py``) calls
-  ``flush_all``, and ``atexit`` does too for other servers. A worker killed outright
-  (SIGKILL, after gunicorn's graceful timeout) loses at most one interval of counts.
+* when the worker exits: ``flush_at_process_exit`` (called by ``server/wsgi.py`` in each
+  granian worker) and ``atexit`` (any other process) call ``flush_all``. A worker killed
+  outright (SIGKILL, or after the server's graceful stop delay) loses at most one interval
+  of counts.
 
 A write that fails (database away, file locked too long) loses nothing: the batch goes
 back into the buffer and is offered again at the next flush; the failure is logged once,
@@ -125,7 +126,7 @@ class UsageBuffer:
 
 
 def flush_all() -> None:
-    """Write every buffer of this process (gunicorn ``worker_exit``, ``atexit``)."""
+    """Write every buffer of this process (at its exit, see ``flush_at_process_exit``)."""
     for buffer in list(_BUFFERS):
         if buffer._pid != os.getpid():
             continue  # inherited through fork: the parent's counts, not ours to write
@@ -134,9 +135,14 @@ def flush_all() -> None:
             LOGGER.warning("fréquentation : %d requête(s) non comptée(s) à l'arrêt (stockage injoignable)", lost)
 
 
-def worker_exit(server: object, worker: object) -> None:
-    """gunicorn's ``worker_exit`` hook (server/run.py): the worker's last counts."""
-    flush_all()
+def flush_at_process_exit() -> None:
+    """Write this process's last counts when it ends, in a process started by
+    ``multiprocessing`` too (granian's workers): such a process leaves through ``os._exit``
+    once its target returns, which skips ``atexit`` but runs multiprocessing's own exit
+    finalizers. Call it in the process itself (a fork does not inherit the finalizers)."""
+    from multiprocessing import util
+
+    util.Finalize(None, flush_all, exitpriority=10)
 
 
 atexit.register(flush_all)

@@ -1,4 +1,4 @@
-"""A real server (``python -m server.run``, gunicorn) on a free loopback port, serving one
+"""A real server (``python -m server.run``, granian) on a free loopback port, serving one
 layer published with the store — on both stores.
 
 ``store_kind`` parametrises every test that uses a server fixture (``server``,
@@ -139,7 +139,7 @@ class RunningServer:
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is not None:
         return
-    process.send_signal(signal.SIGTERM)  # gunicorn: graceful stop of master and workers
+    process.send_signal(signal.SIGTERM)  # granian: graceful stop of main process and workers
     try:
         process.wait(timeout=STOP_TIMEOUT)
     except subprocess.TimeoutExpired:

@@ -1,4 +1,4 @@
-"""OGC API Features through the real server (gunicorn + pygeoapi + our provider), with
+"""OGC API Features through the real server (granian + pygeoapi + our provider), with
 plain HTTP requests and with OWSLib."""
 
 from __future__ import annotations

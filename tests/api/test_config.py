@@ -1,7 +1,9 @@
-"""The generated pygeoapi configuration, the CQL2 translation and the gunicorn options,
+"""The generated pygeoapi configuration, the CQL2 translation and the granian options,
 checked without starting a server."""
 
 from __future__ import annotations
+
+import inspect
 
 import geopandas as gpd
 import pytest
@@ -14,7 +16,7 @@ from layers.settings import Settings
 from layers.store import And, Comparison, GeoPackageStore, Not, Or
 from server.cql import UnsupportedFilter, to_where
 from server.pygeoapi_config import PROVIDER_NAME, SUPPORTED_CRS, build_config
-from server.run import GeocommuneServer, bind_address
+from server.run import GRACEFUL_STOP, KEEP_ALIVE_IDLE, bind_address, server_options
 
 
 @pytest.fixture
@@ -111,10 +113,30 @@ def test_cql2_unsupported_is_refused(cql):
         to_where(parse(cql))
 
 
-def test_gunicorn_options_are_production_ones():
-    application = GeocommuneServer(Settings(host="127.0.0.1", port=5555, workers=3))
-    assert application.cfg.bind == ["127.0.0.1:5555"]
-    assert application.cfg.workers == 3
-    assert application.cfg.preload_app is True
+def test_granian_options_are_production_ones():
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    options = server_options(Settings(host="127.0.0.1", port=5555, workers=3, threads=6))
+    assert set(options) <= set(inspect.signature(Granian.__init__).parameters)  # all known to granian
+    assert (options["address"], options["port"]) == ("127.0.0.1", 5555)
+    assert options["interface"] == Interfaces.WSGI
+    assert options["workers"] == 3 and options["blocking_threads"] == 6
+    assert options["respawn_failed_workers"] is True  # a dead worker is replaced
+    assert options["workers_kill_timeout"] == GRACEFUL_STOP
+    assert options["http1_settings"].keep_alive is True
+    assert options["http1_settings"].header_read_timeout == KEEP_ALIVE_IDLE * 1000
+    assert options["log_access"] is True and server_options(Settings(), access_log=False)["log_access"] is False
+    assert server_options(Settings(host="::1", port=80))["address"] == "::1"  # granian adds the brackets
+    assert server_options(Settings(host="[::1]", port=80))["address"] == "::1"
     assert bind_address("::1", 80) == "[::1]:80"
     assert Settings().host == "127.0.0.1"  # never every interface unless asked
+
+
+def test_access_log_setting(monkeypatch):
+    monkeypatch.setenv("GEOCOMMUNE_ACCESS_LOG", "0")
+    assert Settings().access_log is False
+    monkeypatch.setenv("GEOCOMMUNE_ACCESS_LOG", "1")
+    assert Settings().access_log is True
+    monkeypatch.delenv("GEOCOMMUNE_ACCESS_LOG")
+    assert Settings().access_log is True  # logged unless told otherwise

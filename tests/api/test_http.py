@@ -1,4 +1,4 @@
-"""The HTTP layer through a real server of the module's own (gunicorn, 2 workers): JSON
+"""The HTTP layer through a real server of the module's own (granian, 2 workers): JSON
 text byte for byte, ETag / Last-Modified / 304, gzip, CORS, /health, /metrics summed
 over the workers; and the 500 path, in process."""
 

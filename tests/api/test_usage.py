@@ -1,4 +1,4 @@
-"""Usage figures on a real server (2 gunicorn workers), on both stores: the counters grow by
+"""Usage figures on a real server (2 granian workers), on both stores: the counters grow by
 exactly the requests made, per layer, kind and format; errors are not counted; the stored
 rows hold nothing about the client; ``/stats`` answers in HTML (French by default, one SVG
 chart per layer) and JSON, and refuses bad parameters with a 400 naming them."""
@@ -224,7 +224,7 @@ def slow_flush_server(store_kind, tmp_path_factory, request):
 
 def test_workers_write_their_counts_when_they_stop(slow_flush_server):
     """An hour between flushes: the counts reach the store only when the workers exit
-    (gunicorn's worker_exit hook on SIGTERM)."""
+    (on SIGTERM: server/usage/buffer.py ``flush_at_process_exit``)."""
     served, url, process = slow_flush_server
     for _ in range(7):
         assert get(url, f"/collections/{LAYER}/items", params={"f": "json", "limit": 1}).status_code == 200

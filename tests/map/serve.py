@@ -1,24 +1,15 @@
 """``python -m tests.map.serve``: the API and the map, served as production serves them
-(gunicorn through ``server.run``, settings from ``GEOCOMMUNE_*``), with the map's routes
-registered by ``server.map.routes.register`` — for as long as ``server/app.py`` does not
-call it itself (``register`` is idempotent, so this keeps working afterwards).
+(granian through ``server.run``, settings from ``GEOCOMMUNE_*``), with the map's routes
+(registered by ``server/app.py``).
 
-gthread workers: the browser sends several requests at once (page assets, one request
+8 threads per worker: the browser sends several requests at once (page assets, one request
 per layer), and the stale-response test keeps one of them waiting.
 """
 
 from __future__ import annotations
 
 from layers.settings import load_settings
-from server.run import GeocommuneServer
-
-
-class MapServer(GeocommuneServer):
-    def load(self):
-        from server.map.routes import register
-
-        return register(super().load(), self.settings)
-
+from server.run import serve
 
 if __name__ == "__main__":
-    MapServer(load_settings(), {"worker_class": "gthread", "threads": 8, "accesslog": None}).run()
+    serve(load_settings().with_overrides(threads=8), access_log=False)

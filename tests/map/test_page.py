@@ -67,5 +67,5 @@ def test_only_published_fields_are_asked():
 
 
 def test_same_inputs_same_page():
-    # Every gunicorn worker builds the page itself: the same bytes (and ETag) everywhere.
+    # Every server worker builds the page itself: the same bytes (and ETag) everywhere.
     assert _page() == _page()

@@ -1,5 +1,5 @@
 """Connection pooling: at most GEOCOMMUNE_PG_POOL connections per process, a pool of its
-own in each forked worker (gunicorn preloads the app in the master, then forks)."""
+own in each forked worker (the server prepares in its main process, then forks)."""
 
 from __future__ import annotations
 

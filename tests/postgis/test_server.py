@@ -1,4 +1,4 @@
-"""The API on PostGIS when the database misbehaves: a real server (gunicorn, 2 workers) on a
+"""The API on PostGIS when the database misbehaves: a real server (granian, 2 workers) on a
 cluster of this module's own, which the tests stop and start.
 
 * the database goes away: items, item, queryables, schema and /health answer 503 JSON with a
