@@ -238,15 +238,19 @@ class GeoPackageStore:
     def __init__(self, data_dir: Path | str) -> None:
         self.data_dir = Path(data_dir)
         self._readers = LayerReaders()
+        self._paths: dict[str, Path] = {}  # checked layer id → its file (asked at every request)
 
     def __repr__(self) -> str:
         return f"GeoPackageStore({str(self.data_dir)!r})"
 
     # -- files ---------------------------------------------------------------------
     def path(self, layer_id: str) -> Path:
-        if not LAYER_ID.match(layer_id):
-            raise StoreError(f"identifiant de couche invalide « {layer_id} » (attendu : minuscules, chiffres, - et _)")
-        return self.data_dir / f"{layer_id}{SUFFIX}"
+        path = self._paths.get(layer_id)
+        if path is None:
+            if not LAYER_ID.match(layer_id):
+                raise StoreError(f"identifiant de couche invalide « {layer_id} » (attendu : minuscules, chiffres, - et _)")
+            path = self._paths.setdefault(layer_id, self.data_dir / f"{layer_id}{SUFFIX}")
+        return path
 
     def _layer(self, layer_id: str) -> OpenLayer:
         layer = self._readers.get(self.path(layer_id), layer_id)
