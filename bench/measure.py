@@ -110,12 +110,17 @@ def measure_server(server: Server, workloads: list[Workload], path_of: Callable[
     """Every workload on ``server``, one after the other; ``run`` collects the results."""
     timeout = settings.timeout
     run.settings = server.settings
-    # Warm-up, a couple of requests per worker (modules imported, files and connections opened).
+    # Warm-up: the first query of every workload, a few times per worker (modules imported,
+    # files and connections opened, per-process caches and indexes built — the PostGIS store's
+    # point index takes ~1 s per worker at 1M points on its first bbox query). Every server
+    # gets the same; the steady state is what is measured. Several connections per worker:
+    # with one listening socket per worker (granian, SO_REUSEPORT) the kernel spreads them.
     warm = [server.base + warm_path]
-    first = next((path_of(q) for w in workloads for q in w.queries[:1] if path_of(q)), None)
-    if first:
-        warm.append(server.base + first)
-    run_load(warm, duration=timeout, connections=workers, max_requests=2 * workers * len(warm), timeout=timeout,
+    for workload in workloads:
+        first = next((path_of(q) for q in workload.queries[:1] if path_of(q)), None)
+        if first:
+            warm.append(server.base + first)
+    run_load(warm, duration=timeout, connections=4 * workers, max_requests=4 * workers * len(warm), timeout=timeout,
              headers=settings.headers)
     wait_idle([server.proc.pid, db_root], timeout)
     for workload in workloads:

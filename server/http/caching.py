@@ -29,6 +29,7 @@ import datetime as dt
 import hashlib
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -75,14 +76,18 @@ def _layer_state(
     except Exception:  # noqa: BLE001 — an unreadable layer: no validator, pygeoapi answers
         metadata = {}
     published = str(metadata.get("published_at", ""))
-    identity = publication_identity(store, info.id, metadata)
+    return published, publication_identity(store, info.id, metadata), _published_when(published)
+
+
+@lru_cache(maxsize=256)
+def _published_when(published: str) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(published) if published else None
-        if when is not None and when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
     except ValueError:
-        when = None
-    return published, identity, when
+        return None
+    if when is not None and when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when
 
 
 def _normalised_query(pairs: Iterable[tuple[str, str]]) -> str:
@@ -126,7 +131,21 @@ def compute_from_parts(
         infos = [collections[route.collection]]  # type: ignore[index]
     else:
         return None
-    states = [(info.id, *_layer_state(store, info, metadata_of)) for info in infos]
+    states = tuple((info.id, *_layer_state(store, info, metadata_of)) for info in infos)
+    return _validators(config_token, path, tuple(query), accept, accept_language, states)
+
+
+@lru_cache(maxsize=4096)
+def _validators(
+    config_token: str,
+    path: str,
+    query: tuple[tuple[str, str], ...],
+    accept: str,
+    accept_language: str,
+    states: tuple[tuple[str, str, str, dt.datetime | None], ...],
+) -> Validators:
+    """The validators from their parts — remembered: the same request on the same
+    publications gives the same ones (a hot page is asked for again and again)."""
     digest = hashlib.sha256()
     for part in (
         config_token,
