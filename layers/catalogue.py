@@ -12,7 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import CatalogueError, UnknownLayerError
+from .errors import CatalogueError, GeocommuneError, UnknownLayerError
 from .settings import CONFIG_DIR
 from .territory import DEFAULT_BBOXES, DEFAULT_NAME
 
@@ -84,6 +84,8 @@ class LayerSpec:
     id_field: str | None = None
     adapter: str | None = None
     mapping: dict[str, str] = field(default_factory=dict)
+    # Published fields that get an attribute index (the filters people make: commune, status…).
+    indexes: tuple[str, ...] = ()
 
     @property
     def frequency_label(self) -> dict[str, str]:
@@ -123,6 +125,46 @@ def _json_path(error: jsonschema.ValidationError) -> str:
     for part in error.absolute_path:
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(racine)"
+
+
+def _check_indexes(spec: LayerSpec, where: str, path: Path) -> None:
+    """Each indexed name must be a field the layer publishes: a field of its national schema
+    that is neither a coordinate (published as the geometry) nor removed by the RGPD rules,
+    and not a list. Checked here, when the catalogue is read — before any ingestion, and
+    whatever the source file holds — so that a typo is the data team's error at once."""
+    # Imported here: layers.schemas imports this module, and only layers with indexes need them.
+    from .normalise import store_type
+    from .schemas import load_schema
+
+    try:
+        schema = load_schema(spec.schema)
+    except GeocommuneError as exc:
+        raise CatalogueError(f"{where} : schéma illisible, index impossibles à vérifier : {exc}",
+                             file=path, field="indexes") from None
+    coordinates = {v for k, v in spec.coordinates.items() if k in ("lat", "lon", "point")}
+    published = {}
+    for spec_field in schema.fields:
+        if spec_field.name in coordinates or spec.rgpd.drops(spec_field.name):
+            continue
+        # The pipeline publishes a schema field "id" as "id_source" unless it is the feature id.
+        name = "id_source" if spec_field.name == "id" and spec.id_field != "id" else spec_field.name
+        if name != "id":
+            published[name] = store_type(spec_field)
+    for name in spec.indexes:
+        if name == "id":
+            problem = "« id » est l'identifiant des entités, déjà indexé"
+        elif name in coordinates:
+            problem = f"« {name} » est une coordonnée, publiée dans la géométrie (déjà indexée spatialement)"
+        elif schema.field(name) is not None and spec.rgpd.drops(name):
+            problem = f"« {name} » est retiré avant publication (règles RGPD de la couche)"
+        elif name not in published:
+            problem = (f"« {name} » n'est pas un champ publié de la couche (schéma {schema.name} "
+                       f"{schema.version}) ; champs possibles : {', '.join(sorted(published))}")
+        elif published[name] == "array":
+            problem = f"« {name} » est une liste : un index ne servirait pas aux filtres sur ses valeurs"
+        else:
+            continue
+        raise CatalogueError(f"{where} : index sur un champ impossible : {problem}", file=path, field="indexes")
 
 
 def load_catalogue(path: str | Path) -> Catalogue:
@@ -200,38 +242,40 @@ def load_catalogue(path: str | Path) -> Catalogue:
                     file=path,
                     field="adapter",
                 )
-        layers.append(
-            LayerSpec(
-                id=entry["id"],
-                title=entry["title"],
-                description=entry["description"],
-                keywords=entry["keywords"],
-                schema=SchemaRef(
-                    name=entry["schema"]["name"],
-                    version=entry["schema"]["version"],
-                    kind=entry["schema"]["kind"],
-                    path=schema_path,
-                    title=entry["schema"].get("title"),
-                    url=entry["schema"].get("url"),
-                ),
-                licence=licences[entry["licence"]],
-                producer=entry["producer"],
-                update_frequency=entry["update_frequency"],
-                geometry=entry["geometry"],
-                rgpd=RGPDRules(
-                    drop=tuple(rgpd.get("drop", [])),
-                    drop_patterns=tuple(rgpd.get("drop_patterns", [])),
-                    drop_if_person_test=person.get("test"),
-                    drop_if_person_fields=tuple(person.get("fields", [])),
-                    scrub_free_text=rgpd.get("scrub_free_text", True),
-                    note=rgpd["note"],
-                ),
-                coordinates=coords,
-                id_field=entry.get("id_field"),
-                adapter=entry.get("adapter"),
-                mapping=entry.get("mapping", {}),
-            )
+        spec = LayerSpec(
+            id=entry["id"],
+            title=entry["title"],
+            description=entry["description"],
+            keywords=entry["keywords"],
+            schema=SchemaRef(
+                name=entry["schema"]["name"],
+                version=entry["schema"]["version"],
+                kind=entry["schema"]["kind"],
+                path=schema_path,
+                title=entry["schema"].get("title"),
+                url=entry["schema"].get("url"),
+            ),
+            licence=licences[entry["licence"]],
+            producer=entry["producer"],
+            update_frequency=entry["update_frequency"],
+            geometry=entry["geometry"],
+            rgpd=RGPDRules(
+                drop=tuple(rgpd.get("drop", [])),
+                drop_patterns=tuple(rgpd.get("drop_patterns", [])),
+                drop_if_person_test=person.get("test"),
+                drop_if_person_fields=tuple(person.get("fields", [])),
+                scrub_free_text=rgpd.get("scrub_free_text", True),
+                note=rgpd["note"],
+            ),
+            coordinates=coords,
+            id_field=entry.get("id_field"),
+            adapter=entry.get("adapter"),
+            mapping=entry.get("mapping", {}),
+            indexes=tuple(entry.get("indexes", ())),
         )
+        if spec.indexes:
+            _check_indexes(spec, where, path)
+        layers.append(spec)
     territory = raw.get("territory")
     if territory:
         t_name = territory.get("name", "territoire")

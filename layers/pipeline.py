@@ -226,6 +226,19 @@ def validate_file(catalogue: Catalogue, layer_id: str, path: str | Path, *, crs:
     return prepare_layer(catalogue, layer_id, path, crs=crs, validate_only=True, progress=progress).report
 
 
+def _indexed_fields(prepared: PreparedLayer) -> tuple[str, ...]:
+    """The catalogue's indexed fields that this file publishes. The catalogue checked each
+    name against the schema; an optional column absent from this file is only noted."""
+    assert prepared.frame is not None
+    columns = set(prepared.frame.columns)
+    absent = [name for name in prepared.spec.indexes if name not in columns]
+    if absent:
+        prepared.report.notes.append(
+            "Index non créé(s), colonne(s) absente(s) du fichier : " + ", ".join(f"« {n} »" for n in absent)
+        )
+    return tuple(name for name in prepared.spec.indexes if name in columns)
+
+
 def _metadata(prepared: PreparedLayer, mode: str) -> dict[str, Any]:
     spec, report, source = prepared.spec, prepared.report, prepared.source
     return {
@@ -269,7 +282,10 @@ def ingest_file(catalogue: Catalogue, store, layer_id: str, path: str | Path, *,
         raise PublicationError("aucune ligne publiable (toutes rejetées) : la couche publiée n'a pas été modifiée",
                                file=path)
     (progress or (lambda _l: None))("publication")
+    indexes = _indexed_fields(prepared)  # before the metadata: its report carries the note
     metadata = _metadata(prepared, "strict" if strict else "lenient")
-    kwargs = {"fail_after_write": fail_after_write} if fail_after_write else {}
+    kwargs: dict[str, Any] = {"fail_after_write": fail_after_write} if fail_after_write else {}
+    if indexes:
+        kwargs["indexes"] = indexes
     stored = store.publish(layer_id, prepared.frame, metadata, prepared.field_types, **kwargs)
     return IngestResult(report, True, stored if isinstance(stored, dict) else metadata)

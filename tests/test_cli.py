@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 GEOCOMMUNE = [sys.executable, "-m", "server.cli"]
@@ -78,7 +79,7 @@ def _no_traceback(out: subprocess.CompletedProcess[str]) -> None:
 
 
 @pytest.mark.parametrize("case", ["missing", "unknown-layer", "empty", "header-only", "binary", "unknown-crs",
-                                  "wrong-schema", "unknown-extension", "bad-catalogue"])
+                                  "wrong-schema", "unknown-extension", "bad-catalogue", "bad-index"])
 def test_error_paths(tmp_path, dae, case):
     args: list[str]
     if case == "missing":
@@ -103,6 +104,14 @@ def test_error_paths(tmp_path, dae, case):
     elif case == "unknown-extension":
         (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04 not really")
         args, expected = ["inspect", str(tmp_path / "notes.docx")], "notes.docx"
+    elif case == "bad-index":  # the data team's typo in the catalogue: nothing is ingested
+        raw = yaml.safe_load((ROOT / "config" / "catalogue.yaml").read_text(encoding="utf-8"))
+        for layer in raw["layers"]:
+            layer["schema"]["path"] = str(ROOT / "config" / layer["schema"]["path"])
+        raw["layers"][0]["indexes"] = ["com_insee", "comnom"]
+        (tmp_path / "cat.yaml").write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+        args = ["--catalogue", str(tmp_path / "cat.yaml"), "ingest", "defibrillateurs", str(dae)]
+        expected = "cat.yaml : champ « indexes » : layers[0] (defibrillateurs) : index sur un champ impossible : « comnom »"
     else:
         (tmp_path / "cat.yaml").write_text("layers: []\n", encoding="utf-8")
         args, expected = ["--catalogue", str(tmp_path / "cat.yaml"), "layers"], "cat.yaml"

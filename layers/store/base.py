@@ -145,8 +145,12 @@ class Store(Protocol):
         field_types: Mapping[str, str],
         *,
         fail_after_write: Callable[[], None] | None = None,
+        indexes: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Replace the layer with ``frame`` (all or nothing); return the stored metadata."""
+        """Replace the layer with ``frame`` (all or nothing); return the stored metadata.
+
+        ``indexes``: attribute columns to index (the filters people make), built before the
+        new version becomes visible and listed in the metadata's ``indexes``."""
         ...
 
     def metadata(self, layer_id: str) -> dict[str, Any] | None:

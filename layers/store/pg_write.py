@@ -5,7 +5,8 @@ Everything happens in ONE transaction on a connection of its own:
 1. ``CREATE TABLE "<layer>__new_<random>"`` with typed columns, filled by ``COPY … FROM STDIN
    (FORMAT csv, FREEZE)`` from Arrow record batches (column-wise, no Python loop per row);
 2. primary key on ``fid`` (the stable tie-break of every sort), unique index on ``id``
-   (duplicates refused with their ids), GiST index on ``geom``, ``ANALYZE``;
+   (duplicates refused with their ids), GiST index on ``geom``, a btree ``(field, fid)`` per
+   indexed field of the catalogue, ``ANALYZE``;
 3. the swap: ``DROP TABLE "<layer>"``, ``ALTER TABLE … RENAME TO "<layer>"`` and the upsert of
    the layer's row in ``geocommune_metadata``; then ``COMMIT``.
 
@@ -19,8 +20,9 @@ stays, and no half-built table is left behind.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -33,7 +35,7 @@ import shapely
 
 from layers.errors import PublicationError, StoreError
 
-from .geopackage import LAYER_ID, build_metadata, prepare_frame
+from .geopackage import LAYER_ID, build_metadata, check_indexes, prepare_frame
 from .pg_pool import Connections, StoreUnavailableError, is_connection_lost, unavailable
 from .pg_query import ident, sql_type
 
@@ -182,7 +184,23 @@ def ensure_base(conn: psycopg.Connection, schema: str) -> None:
         )
 
 
-def _create_indexes(conn: psycopg.Connection, layer_id: str, table: str, short: str) -> None:
+def field_index_name(layer_id: str, field: str) -> str:
+    """The published name of the index on ``field`` (PostgreSQL cuts names at 63 bytes: a
+    long one ends with a digest of the field name instead, so that two never collide)."""
+    name = f"{layer_id}__{field}"
+    if len(name.encode()) <= 63:
+        return name
+    return f"{layer_id[:40]}__{hashlib.sha1(field.encode()).hexdigest()[:16]}"
+
+
+def _field_indexes(short: str, layer_id: str, fields: Sequence[str]) -> list[tuple[str, str, str]]:
+    """(field, name while building, published name) of each attribute index."""
+    return [(name, f"{short}_{position}", field_index_name(layer_id, name)) for position, name in enumerate(fields)]
+
+
+def _create_indexes(
+    conn: psycopg.Connection, layer_id: str, table: str, short: str, fields: Sequence[str] = ()
+) -> None:
     conn.execute(f"ALTER TABLE {table} ADD CONSTRAINT {ident(short + '_pkey')} PRIMARY KEY (fid)", ())
     try:
         with conn.transaction():  # savepoint: the duplicates can still be listed after the failure
@@ -195,6 +213,12 @@ def _create_indexes(conn: psycopg.Connection, layer_id: str, table: str, short: 
             f"couche « {layer_id} » : identifiant(s) en double : {', '.join(map(str, duplicates))}", field="id"
         ) from None
     conn.execute(f"CREATE INDEX {ident(short + '_geom')} ON {table} USING gist (geom)", ())
+    for name, building, _published in _field_indexes(short, layer_id, fields):
+        # (field, fid): "WHERE field = $1 ORDER BY fid LIMIT n" reads the page in order and
+        # stops, and count(*) and the page's fids come from the index alone (COPY FREEZE
+        # left every page all-visible). The index takes the column's collation ("C" for
+        # text), the one the comparisons resolve to, so the planner can use it.
+        conn.execute(f"CREATE INDEX {ident(building)} ON {table} ({ident(name)}, fid)", ())
     conn.execute(f"ANALYZE {table}", ())
 
 
@@ -207,8 +231,11 @@ def _swap(conn: psycopg.Connection, schema: str, layer_id: str, new_name: str, f
                 conn.execute(f"SET LOCAL lock_timeout = '{SWAP_LOCK_TIMEOUT}'", ())
                 conn.execute(f"DROP TABLE IF EXISTS {final}", ())
                 conn.execute(f"ALTER TABLE {ident(schema)}.{ident(new_name)} RENAME TO {ident(layer_id)}", ())
-                for old, new in ((f"{new_name}_pkey", f"{layer_id}_pkey"), (f"{new_name}_id", f"{layer_id}_id"),
-                                 (f"{new_name}_geom", f"{layer_id}_geom")):
+                renames = [(f"{new_name}_pkey", f"{layer_id}_pkey"), (f"{new_name}_id", f"{layer_id}_id"),
+                           (f"{new_name}_geom", f"{layer_id}_geom")]
+                renames += [(building, published)
+                            for _, building, published in _field_indexes(new_name, layer_id, full["indexes"])]
+                for old, new in renames:
                     conn.execute(f"ALTER INDEX {ident(schema)}.{ident(old)} RENAME TO {ident(new)}", ())
                 conn.execute(
                     f"INSERT INTO {metadata_table(schema)} AS m (layer_id, version, format_version, feature_count, "
@@ -239,6 +266,7 @@ def publish(
     *,
     fail_after_write: Callable[[], None] | None = None,
     label: str = "",
+    indexes: Sequence[str] = (),
 ) -> dict[str, Any]:
     where = label or f"{schema}.{layer_id}"
     try:
@@ -248,7 +276,8 @@ def publish(
     conn: psycopg.Connection | None = None
     try:
         prepared, types = prepare_frame(layer_id, frame, field_types)
-        full = build_metadata(layer_id, prepared, metadata, types)
+        indexed = check_indexes(layer_id, types, indexes)
+        full = build_metadata(layer_id, prepared, metadata, types, indexed)
         version = secrets.token_hex(6)
         # "publication": this version's token, new at each publication (the GeoPackage
         # store's equivalent is the file identity): what HTTP validators can key on.
@@ -266,7 +295,7 @@ def publish(
             conn.execute(f"CREATE TABLE {new_table} ({columns})", ())
             conn.execute(f"COMMENT ON TABLE {new_table} IS {_literal(f'geocommune : couche {layer_id}, version {version}')}", ())
             _copy_rows(cursor, new_table, data)
-            _create_indexes(conn, layer_id, new_table, new_name)
+            _create_indexes(conn, layer_id, new_table, new_name, indexed)
             if fail_after_write is not None:
                 fail_after_write()
             _swap(conn, schema, layer_id, new_name, full, version)

@@ -201,6 +201,7 @@ class PostGISStore:
         field_types: Mapping[str, str],
         *,
         fail_after_write: Callable[[], None] | None = None,
+        indexes: Sequence[str] = (),
     ) -> dict[str, Any]:
         try:
             label = self.path(layer_id)
@@ -208,7 +209,7 @@ class PostGISStore:
             label = ""
         full = pg_write.publish(
             self._connections, self.schema, layer_id, frame, metadata, field_types,
-            fail_after_write=fail_after_write, label=label,
+            fail_after_write=fail_after_write, label=label, indexes=indexes,
         )
         self._layers.pop(layer_id, None)
         self._points.drop(layer_id)

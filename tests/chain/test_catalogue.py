@@ -50,6 +50,8 @@ def _write(tmp_path: Path, mutate) -> Path:
     (lambda c: c["layers"][0].update(update_frequency="parfois"), "update_frequency"),
     (lambda c: c["layers"][0]["rgpd"].update(drop_patterns=["(tel"]), "expression régulière"),
     (lambda c: c["territory"].update(bboxes=[[10, 50, 0, 40]]), "emprise invalide"),
+    (lambda c: c["layers"][0].update(indexes=["com_nom", "com_nom"]), r"indexes.*non-unique"),
+    (lambda c: c["layers"][0].update(indexes="com_nom"), r"indexes.*array"),
 ])
 def test_malformed_catalogue(tmp_path, mutate, expected):
     with pytest.raises(CatalogueError, match=expected) as info:
@@ -67,3 +69,30 @@ def test_unreadable_yaml_names_the_line(tmp_path):
 def test_missing_catalogue(tmp_path):
     with pytest.raises(CatalogueError, match="introuvable"):
         load_catalogue(tmp_path / "absent.yaml")
+
+
+def test_shipped_catalogue_indexes_the_fields_people_filter_on():
+    cat = load_catalogue(CATALOGUE)
+    assert {"com_insee", "com_nom", "com_cp", "etat_fonct", "acc"} <= set(cat.layer("defibrillateurs").indexes)
+    assert all(layer.indexes for layer in cat.layers)
+
+
+@pytest.mark.parametrize("layer,name,expected", [
+    (0, "comnom", r"« comnom » n'est pas un champ publié de la couche \(schéma schema-dae 1\.0\.7\) ; "
+                  r"champs possibles : .*com_nom"),
+    (0, "tel1", "« tel1 » est retiré avant publication"),  # RGPD
+    (0, "expt_email", "« expt_email » est retiré avant publication"),  # RGPD, by pattern
+    (0, "lat_coor1", "« lat_coor1 » est une coordonnée"),
+    (0, "disp_j", "« disp_j » est une liste"),
+    (0, "id", "« id » est l'identifiant des entités"),
+    (1, "comm", "« comm » est retiré avant publication"),
+    (2, "id", "« id » est l'identifiant des entités"),  # acceslibre's own id is the feature id
+])
+def test_index_on_a_field_the_layer_does_not_publish(tmp_path, layer, name, expected):
+    def mutate(c):
+        c["layers"][layer]["indexes"] = [c["layers"][layer]["indexes"][0], name]
+
+    with pytest.raises(CatalogueError, match=expected) as info:
+        load_catalogue(_write(tmp_path, mutate))
+    message = str(info.value)
+    assert "catalogue.yaml" in message and f"layers[{layer}] (" in message and info.value.field == "indexes"

@@ -132,3 +132,28 @@ def test_commune_file_with_phones_and_emails_publishes_none(catalogue, store, tm
 
     values = [str(v) for v in layer.drop(columns="geometry").to_numpy().ravel()]
     assert not [v for v in values if PHONE.search(v) or EMAIL.search(v)]
+
+
+def test_catalogue_indexes_are_built_in_the_published_file(catalogue, store, geodae_csv):
+    import sqlite3
+
+    ingest_file(catalogue, store, "defibrillateurs", geodae_csv)
+    with sqlite3.connect(store.path("defibrillateurs")) as conn:
+        names = {row[0] for row in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'defibrillateurs'")}
+    wanted = catalogue.layer("defibrillateurs").indexes
+    assert {f"idx_defibrillateurs_{name}" for name in wanted} <= names
+    assert store.metadata("defibrillateurs")["indexes"] == list(wanted)
+    grenoble = store.query("defibrillateurs", properties={"com_nom": "Grenoble"})
+    assert sorted(grenoble.ids) == ["SN-002", "SN-006"] and grenoble.number_matched == 2
+
+
+def test_an_indexed_column_absent_from_the_file_is_noted_not_fatal(catalogue, store, tmp_path):
+    path = tmp_path / "velo.csv"  # no "mobilier" nor "acces" column (both optional)
+    path.write_text(
+        "id_local,code_com,coordonneesxy,capacite,type_accroche,gratuit\n"
+        'A1,38185,"[5.7145295,45.191463]",8,CADRE ET ROUE,1\n', encoding="utf-8")
+    result = ingest_file(catalogue, store, "stationnement-velo", path)
+    assert store.metadata("stationnement-velo")["indexes"] == ["code_com", "type_accroche"]
+    assert any("Index non créé" in note and "« mobilier »" in note and "« acces »" in note
+               for note in result.report.notes)
