@@ -87,7 +87,8 @@ def _target_rows(result: Any, store: str) -> list[tuple[str, str, bool | None]]:
     rows.append(("p99 de W2 < 100 ms", f"{num(p99)} ms", None if is_nan(p99) else p99 < 100))
     worst = max((m.load.p99_ms for k, m in result.runs.get(ours, ServerRun(ours)).results.items()
                  if k != "W7" and m.ok and m.load is not None and m.load.p99_ms == m.load.p99_ms), default=math.nan)
-    rows.append(("p99 < 100 ms, pire charge hors W7", f"{num(worst)} ms", None if is_nan(worst) else worst < 100))
+    # Not a target of the issue (its p99 bound is W2's): shown for reference, W3 pages hold 1 000 features.
+    rows.append(("p99 de la pire charge hors W7 (indicatif)", f"{num(worst)} ms", None))
     w5, w2r = _rps(_m(result, ours, "W5")), _rps(_m(result, ours, "W2"))
     rows.append(("W5 pas plus lent que 2× W2 (débit W5 ≥ W2 / 2)", ratio(w5 / w2r),
                  None if is_nan(w5 / w2r) else w5 >= w2r / 2))
@@ -114,7 +115,9 @@ def targets_section(results: list[Any], stores: list[str]) -> str:
         cells = []
         for t in tables:
             _, value, met = t[i]
-            cells.append(f"{value} {'oui' if met else 'non' if met is False else '(non mesuré)'}")
+            informative = label.endswith("(indicatif)")
+            verdict = "" if informative else " oui" if met else " non" if met is False else " (non mesuré)"
+            cells.append(f"{value}{verdict}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return head + "\n".join(lines) + "\n"
 
