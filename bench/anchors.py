@@ -6,7 +6,7 @@
   PostGIS table, ``id`` as its feature id;
 * ``pygeoapi-pg``: stock pygeoapi with its PostgreSQL provider (own venv ``bench/out/venv-pygeoapi``,
   for psycopg2/GeoAlchemy2) under gunicorn (sync workers) on the same table;
-* ``pygeoapi-geojson``: stock pygeoapi with its GeoJSON provider on the layer exported to GeoJSON;
+* ``pygeoapi-geojson``: stock pygeoapi (the same venv) with its GeoJSON provider on the layer exported to GeoJSON;
 * ``nginx``: Debian's nginx serving pre-rendered files of our responses' sizes (the HTTP floor).
 """
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -158,8 +157,9 @@ def start_pygeoapi_pg(ctx: Context) -> Server:
 def start_pygeoapi_geojson(ctx: Context, full: Path, sample: Path) -> Server:
     # The OpenAPI document only needs the fields: generated on a 10-feature sample of the same
     # layer (the provider would otherwise parse the whole file once more at start-up).
-    return _start_pygeoapi(ctx, "pygeoapi-geojson", Path(sys.executable), {"name": "GeoJSON", "data": str(full)},
-                           {"name": "GeoJSON", "data": str(sample)})
+    # Stock pygeoapi's own venv (gunicorn is there; geocommune itself is served by granian).
+    return _start_pygeoapi(ctx, "pygeoapi-geojson", ctx.venv_pygeoapi / "bin" / "python",
+                           {"name": "GeoJSON", "data": str(full)}, {"name": "GeoJSON", "data": str(sample)})
 
 
 def nginx_config(prefix: Path, root: Path, port: int, workers: int) -> str:
