@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import random
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol, runtime_checkable
@@ -112,10 +114,23 @@ class SQLiteUsage:
         connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                      check_same_thread=False)
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        # WAL: readers (/stats) never block the workers' writes, and a write is one append.
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; counts, not records
-        connection.execute(_SQLITE_SCHEMA)
+        # Two workers opening a new file at the same moment (both flushing at their exit)
+        # race to switch it to WAL and create the table; SQLite answers "database is locked"
+        # to one of them at once, without waiting (busy_timeout does not cover the journal
+        # mode change). Retried until the same deadline.
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                # WAL: readers (/stats) never block the workers' writes, and a write is one append.
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; counts, not records
+                connection.execute(_SQLITE_SCHEMA)
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    connection.close()
+                    raise
+                time.sleep(random.uniform(0.005, 0.03))
         self._connection = connection
         return connection
 

@@ -54,6 +54,33 @@ def _run_two_processes(where: str) -> None:
         assert process.exitcode == 0
 
 
+FRESH_FILES = 25
+
+
+def _first_writes(root: str, barrier) -> None:
+    """One process: one batch into each of FRESH_FILES new folders, at the same moment as
+    the other process (what two workers do when both flush for the first time at exit)."""
+    for i in range(FRESH_FILES):
+        barrier.wait(30)
+        usage = SQLiteUsage(f"{root}/{i}")
+        usage.add({KEYS[0]: 1})
+        usage.close()
+
+
+def test_sqlite_two_processes_creating_the_file_at_once_lose_nothing(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(2)
+    processes = [context.Process(target=_first_writes, args=(str(tmp_path), barrier)) for _ in range(2)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(120)
+        assert process.exitcode == 0
+    for i in range(FRESH_FILES):
+        rows = SQLiteUsage(tmp_path / str(i)).read(dt.date(2026, 3, 1), dt.date(2026, 3, 1))
+        assert _as_dict(rows) == {KEYS[0]: 2}, i
+
+
 def _expected() -> dict[UsageKey, int]:
     return {KEYS[0]: 2 * ROUNDS, KEYS[1]: ROUNDS * (1 + 2), KEYS[2]: 2 * 2 * ROUNDS}
 
