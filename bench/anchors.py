@@ -7,13 +7,17 @@
 * ``pygeoapi-pg``: stock pygeoapi with its PostgreSQL provider (own venv ``bench/out/venv-pygeoapi``,
   for psycopg2/GeoAlchemy2) under gunicorn (sync workers) on the same table;
 * ``pygeoapi-geojson``: stock pygeoapi (the same venv) with its GeoJSON provider on the layer exported to GeoJSON;
-* ``nginx``: Debian's nginx serving pre-rendered files of our responses' sizes (the HTTP floor).
+* ``nginx``: Debian's nginx serving pre-rendered files of our responses' sizes (the HTTP floor);
+* ``floor-http-gpkg`` / ``floor-http-pg``: the in-process floor's loop as a bare WSGI app under
+  granian with our server's settings (``floor_http.py``): what serving it from Python costs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +25,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from common import CRS84, CRS_2154, HOST, free_port, geocommune_command
+from common import BENCH_DIR, CRS84, CRS_2154, HOST, free_port, geocommune_command
 from datasets import Dataset
 from servers import Server, start_server
 
@@ -202,4 +206,24 @@ def start_nginx(ctx: Context, root: Path) -> Server:
                           ready_path="/ready", startup_timeout=30)
     server.settings = [f"`worker_processes {ctx.workers}; access_log off; sendfile on; keepalive_requests 1000000;`",
                        "un fichier par URL : nos réponses enregistrées (mêmes octets)"]
+    return server
+
+
+# granian's Python threads per worker in our server: layers/settings.py's default (the benchmark's
+# process does not import ``layers``), or the GEOCOMMUNE_THREADS both servers would read.
+OUR_THREADS = int(os.environ.get("GEOCOMMUNE_THREADS", "4"))
+
+
+def start_floor_http(ctx: Context, store: str, spec: Path) -> Server:
+    """floor_http.py (the in-process floor as a bare WSGI app) under granian, as our server runs."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", HOST, "--port", str(port),
+           "--workers", str(ctx.workers), "--blocking-threads", str(OUR_THREADS), "--no-ws", "--no-access-log",
+           "--working-dir", str(BENCH_DIR), "floor_http:app"]
+    server = start_server(f"floor-http-{store}", cmd, port=port, log=ctx.run_dir / f"floor-http-{store}.log",
+                          cwd=ctx.run_dir, env={"GEOCOMMUNE_FLOOR_SPEC": str(spec)}, ready_path="/ready")
+    server.settings = [f"`granian --interface wsgi --workers {ctx.workers} --blocking-threads {OUR_THREADS} --no-ws "
+                       "--no-access-log floor_http:app` (les réglages de notre serveur)",
+                       "l'application : la boucle du plancher en processus (`floor.py`), URL `/{charge}/{n}`, "
+                       "aucun en-tête hors Content-Type et Content-Length"]
     return server

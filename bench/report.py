@@ -15,7 +15,11 @@ from common import (PG_SETTINGS, cpu_model, git_state, integer, is_nan, num, pac
 from measure import Measured, ServerRun
 
 NAMES = {"ours-gpkg": "geocommune (GeoPackage)", "ours-pg": "geocommune (PostGIS)", "tipg": "tipg",
-         "pygeoapi-pg": "pygeoapi PostgreSQL", "pygeoapi-geojson": "pygeoapi GeoJSON", "nginx": "nginx (fichiers)"}
+         "pygeoapi-pg": "pygeoapi PostgreSQL", "pygeoapi-geojson": "pygeoapi GeoJSON", "nginx": "nginx (fichiers)",
+         "floor-http-gpkg": "plancher servi par granian (GeoPackage)",
+         "floor-http-pg": "plancher servi par granian (PostGIS)"}
+# Not compared by req/s with ours: references of what serving costs, not servers a user would pick.
+REFERENCES = ("nginx", "floor-http-gpkg", "floor-http-pg")
 ANCHOR_COLUMNS = ("tipg", "pygeoapi-pg", "pygeoapi-geojson")
 SHORT = {"tipg": "tipg", "pygeoapi-pg": "pyg-PG", "pygeoapi-geojson": "pyg-GeoJSON"}
 
@@ -57,14 +61,28 @@ def _ratio_cell(result: Any, ours: str, anchor: str, key: str) -> str:
     return ratio(_rps(o) / _rps(a)) if not is_nan(_rps(a)) else "—"
 
 
-def above_floor(result: Any, store: str, key: str) -> float:
-    """(our CPU per request − nginx's) ÷ the in-process floor's CPU per query, database included."""
-    o, n = _m(result, f"ours-{store}", key), _m(result, "nginx", key)
+def floor_ms(result: Any, store: str, key: str) -> float:
+    """The in-process floor's CPU per query, database included."""
     floor = (result.floors.get(store) or {}).get("floor", {}).get(key)
-    if o is None or not o.ok or n is None or not n.ok or not floor:
+    if not floor:
         return math.nan
-    floor_ms = floor["mean_ms"] + (0.0 if is_nan(floor.get("db_mean_ms")) else floor["db_mean_ms"])
-    return (o.total_cpu_ms - n.server_cpu_ms) / floor_ms if floor_ms > 0 else math.nan
+    return floor["mean_ms"] + (0.0 if is_nan(floor.get("db_mean_ms")) else floor["db_mean_ms"])
+
+
+def cpu_ms(result: Any, name: str, key: str) -> float:
+    """A server's CPU per answered request, database included."""
+    m = _m(result, name, key)
+    return m.total_cpu_ms if m is not None and m.ok else math.nan
+
+
+def above_floor(result: Any, store: str, key: str, server: str | None = None) -> float:
+    """(our CPU per request − nginx's) ÷ the in-process floor's CPU per query, database included;
+    ``server``: the same for another server on that store (the floor served by granian)."""
+    n = _m(result, "nginx", key)
+    floor = floor_ms(result, store, key)
+    if n is None or not n.ok or not floor > 0:
+        return math.nan
+    return (cpu_ms(result, server or f"ours-{store}", key) - n.server_cpu_ms) / floor
 
 
 # -- targets ---------------------------------------------------------------------------------------------
@@ -95,6 +113,10 @@ def _target_rows(result: Any, store: str) -> list[tuple[str, str, bool | None]]:
     for key in ("W1", "W2", "W4"):
         value = above_floor(result, store, key)
         rows.append((f"{key} : au-dessus de nginx ≤ 3× le plancher", ratio(value), None if is_nan(value) else value <= 3))
+    for key in ("W1", "W2", "W4"):
+        # What the same ratio is for the floor itself served by granian: no framework, no headers.
+        value = above_floor(result, store, key, f"floor-http-{store}")
+        rows.append((f"{key} : le plancher servi par granian, au-dessus de nginx ÷ plancher (indicatif)", ratio(value), None))
     rss = max((m.load.peak_process_rss_mib for m in result.runs.get(ours, ServerRun(ours)).results.values()
                if m.load is not None and not is_nan(m.load.peak_process_rss_mib)), default=math.nan)
     rows.append(("RSS de chaque processus < 500 Mo", f"{num(rss, 0)} Mio", None if is_nan(rss) else rss * 1.048576 < 500))
@@ -159,7 +181,7 @@ def workload_table(result: Any, key: str, stores: list[str]) -> str:
         r = m.load
         answer = "—" if m.answer is None else f"{'?' if m.answer[0] is None else m.answer[0]} / {m.answer[1]}"
         kinds = ", ".join(f"{k} : {v}" for k, v in r.error_kinds.items())
-        ratios = [("—" if name.startswith("ours") or name == "nginx" else _ratio_cell(result, f"ours-{s}", name, key))
+        ratios = [("—" if name.startswith("ours") or name in REFERENCES else _ratio_cell(result, f"ours-{s}", name, key))
                   for s in stores]
         note = "; ".join(x for x in (m.note, kinds, m.probe, f"{r.ok} rép. en {r.elapsed_s:.0f} s" if r.ok < 20 else "") if x)
         lines.append(f"| {label} | {_cell(result, name, key)} | {num(r.p50_ms)} | {num(r.p99_ms)} | {r.errors} "
@@ -179,6 +201,26 @@ def floor_table(result: Any) -> str:
                      f"{'/'.join(str(x['n']) for x in (g, p) if x)} |")
     errors = [f"{s} : {f['error']}" for s, f in result.floors.items() if "error" in f]
     return "\n".join(lines) + "\n" + ("".join(f"\nÉchec du plancher {e}\n" for e in errors))
+
+
+def serving_cost_table(result: Any, stores: list[str]) -> str:
+    """CPU per request of the floor in process, served bare by granian, by our server, by nginx."""
+    lines = ["| charge | stockage | plancher en processus | plancher servi par granian | geocommune | nginx "
+             "| granian seul au-dessus de nginx ÷ plancher | geocommune au-dessus de nginx ÷ plancher "
+             "| geocommune − plancher servi |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for w in result.workloads:
+        n = _m(result, "nginx", w.key)
+        for store in stores:
+            served, ours = cpu_ms(result, f"floor-http-{store}", w.key), cpu_ms(result, f"ours-{store}", w.key)
+            if is_nan(served):
+                continue
+            lines.append(f"| {w.key} | {'GeoPackage' if store == 'gpkg' else 'PostGIS'} "
+                         f"| {num(floor_ms(result, store, w.key), 3)} | {num(served, 3)} | {num(ours, 3)} "
+                         f"| {num(n.server_cpu_ms if n is not None and n.ok else math.nan, 3)} "
+                         f"| {ratio(above_floor(result, store, w.key, f'floor-http-{store}'))} "
+                         f"| {ratio(above_floor(result, store, w.key))} | {num(ours - served, 3)} |")
+    return "\n".join(lines) + "\n" if len(lines) > 2 else ""
 
 
 def count_section(results: list[Any]) -> str:
@@ -202,6 +244,14 @@ def dataset_section(result: Any, stores: list[str]) -> str:
     for w in r.workloads:
         parts += [f"### {w.key} — {w.title}\n", workload_table(r, w.key, stores)]
     parts += ["### Plancher en processus (même requêtes, sans HTTP)\n", floor_table(r)]
+    serving = serving_cost_table(r, stores)
+    if serving:
+        parts += ["### Ce que coûte le service HTTP (CPU ms par requête, base de données comprise)\n",
+                  "Le « plancher servi par granian » est la boucle du plancher en processus, telle quelle, dans une "
+                  "application WSGI nue servie par granian avec les réglages de notre serveur (`bench/floor_http.py`) : "
+                  "le moins qu'un serveur Python sur granian puisse dépenser pour la même requête. La dernière "
+                  "colonne est ce que coûtent, par requête, pygeoapi, Flask, notre couche HTTP et les documents "
+                  "OGC API complets (liens, en-têtes, validateurs, métriques, fréquentation).\n", serving]
     loads = [f"{NAMES[n]} {min(run.loadavg):.2f}–{max(run.loadavg):.2f}" for n, run in r.runs.items() if run.loadavg]
     parts.append(f"Charge moyenne (1 min) pendant les mesures, min–max : {' ; '.join(loads) or '—'}.\n")
     return "\n".join(parts)

@@ -39,7 +39,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
     sys.path.insert(0, str(BENCH_DIR))
 
-from anchors import (Context, start_nginx, start_ours, start_pygeoapi_geojson,  # noqa: E402
+from anchors import (Context, start_floor_http, start_nginx, start_ours, start_pygeoapi_geojson,  # noqa: E402
                      start_pygeoapi_pg, start_tipg)
 from common import HEADERS, PG_SETTINGS, REPO, git_state, parse_size  # noqa: E402
 from datasets import (Dataset, LayerFacts, ensure_geojson, ensure_gpkg, ensure_postgis,  # noqa: E402
@@ -49,7 +49,10 @@ from servers import Server, postmaster_pid  # noqa: E402
 from workloads import ALL, URLS_PER_WORKLOAD, Workload, dialect  # noqa: E402
 from workloads import build_workloads  # noqa: E402
 
-ANCHORS = ("tipg", "pygeoapi-pg", "pygeoapi-geojson", "nginx", "floor")
+ANCHORS = ("tipg", "pygeoapi-pg", "pygeoapi-geojson", "nginx", "floor", "floor-http")
+# The workloads whose target compares our CPU per request with the floor's (issue 7): the ones
+# the floor served over HTTP (floor_http.py) is measured on.
+ABOVE_FLOOR_WORKLOADS = ("W1", "W2", "W4")
 NGINX_FILES = 16  # saved responses per workload
 
 
@@ -216,6 +219,19 @@ def run_dataset(ds: Dataset, args: argparse.Namespace, tools: dict[str, str], cl
             static = [Workload(w.key, w.title, [{"static": p} for p in saved[w.key]]) for w in workloads if w.key in saved]
             result.runs["nginx"] = measure_one("nginx", lambda: start_nginx(ctx, www), static, lambda q: q["static"],
                                                ours, db_root=None, workers=args.workers, warm_path="/ready")
+    if "floor-http" in args.anchors:
+        served = [Workload(w.key, w.title, [{"static": f"/{w.key}/{i}"} for i in range(len(w.queries))])
+                  for w in workloads if w.key in ABOVE_FLOOR_WORKLOADS]
+        for store in args.stores:
+            name = f"floor-http-{store}"
+            if store == "pg" and not pg_url:
+                continue
+            spec = run_dir / f"{name}.json"
+            spec.write_text(json.dumps({"store": store, "data": str(data), "url": pg_url, "layer": ds.layer,
+                                        "workloads": {w.key: w.queries for w in workloads}}), encoding="utf-8")
+            result.runs[name] = measure_one(name, lambda store=store, spec=spec: start_floor_http(ctx, store, spec), served,
+                                            lambda q: q["static"], ours, db_root=db_root if store == "pg" else None,
+                                            workers=args.workers, warm_path="/ready")
     if "floor" in args.anchors:
         print("  planchers en processus…", flush=True)
         if "gpkg" in args.stores:

@@ -73,6 +73,15 @@ def test_bench_run_small(tmp_path):
             elif server in ("tipg", "pygeoapi PostgreSQL") and "indisponible" in row.group(1):
                 # An anchor that cannot be installed here is reported, with its reason.
                 assert re.search(rf"\*\*{re.escape(server)}\*\* : non mesuré : indisponible", report), report[-3000:]
+    # The floor served bare by granian (bench/floor_http.py) on the workloads of the above-floor target.
+    for key in ("W1", "W2", "W4"):
+        table = _section(dae, f"### {key} ")
+        for store in ("GeoPackage", "PostGIS"):
+            row = re.search(rf"^\| plancher servi par granian \({store}\) \|(.*)\|$", table, flags=re.MULTILINE)
+            assert row, f"{key}: no row for the floor served over HTTP ({store})\n{table}"
+            assert float(row.group(1).split("|")[0].replace(" ", "")) > 0, (key, store, row.group(1))
+    serving = _section(dae, "### Ce que coûte le service HTTP")
+    assert re.search(r"^\| W4 \| GeoPackage \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|", serving, flags=re.MULTILINE), serving
     # What the anchors cannot do is said, not measured: no nearest resource, GeoJSON provider without CQL2.
     w8 = _section(dae, "### W8 ")
     assert re.search(r"^\| pygeoapi GeoJSON \|.*non pris en charge", w8, flags=re.MULTILINE), w8
