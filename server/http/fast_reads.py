@@ -62,6 +62,7 @@ ITEM_PARAMETERS = frozenset({"f", "lang"})
 # Present in the request: Flask answers (conditional requests, a CQL2-JSON body).
 DELEGATED_HEADERS = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE")
 _STATUS_200 = "200 OK"
+LINKS_CACHE_SIZE = 4096  # link sets kept per worker (a few kB each)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,11 @@ class FastJsonReads:
         self.api_headers = list(layer_api_headers(api).items())
         self._negotiate = lru_cache(maxsize=256)(self._negotiate_uncached)
         self._gzip_ok = lru_cache(maxsize=256)(lambda value: parse_accept_header(value).quality("gzip") > 0)
+        # Per shape of request (and publication, through the validators): what does not
+        # depend on the rows. Bounded: collections × formats × languages × pages in use.
+        self._headers = lru_cache(maxsize=1024)(self._headers_uncached)
+        self._limit = lru_cache(maxsize=256)(self._limit_uncached)
+        self._links: dict[tuple, Any] = {}  # see _cached_links
 
     def _describe(self, cid: str, resource: dict) -> Collection:
         provider_def = get_provider_by_type(resource["providers"], "feature")
@@ -235,10 +241,11 @@ class FastJsonReads:
         if metadata is None:
             return None
         kind = "item" if item is not None else "items"
-        try:
-            validate(Context(kind, MultiDict(pairs), info, metadata.get("field_types") or {}))
-        except Exception:  # noqa: BLE001 — the 400 is Flask's to write
-            return None
+        if pairs:  # without any parameter there is nothing to refuse
+            try:
+                validate(Context(kind, MultiDict(pairs), info, metadata.get("field_types") or {}))
+            except Exception:  # noqa: BLE001 — the 400 is Flask's to write
+                return None
         route = Route(kind, cid, item)
         validators = compute_from_parts(
             path, pairs, accept, accept_language, route, layer.store, layer.collections, layer.config_token,
@@ -251,20 +258,7 @@ class FastJsonReads:
         if document is None:
             return None
         body = orjson.dumps(document)
-        headers = [
-            ("Content-Type", HEADERS["Content-Type"] if negotiated.format is None else FORMAT_TYPES[F_JSON]),
-            *self.api_headers,
-            ("Content-Language", negotiated.content_language),
-            ("Content-Crs", collection.content_crs),
-        ]
-        if validators is not None:
-            headers.append(("ETag", f'W/"{validators.etag}"'))
-            if validators.last_modified is not None:
-                headers.append(("Last-Modified", http_date(validators.last_modified)))
-            headers.append(("Cache-Control", f"public, max-age={max(0, int(layer.max_age))}"))
-        headers.append(("Access-Control-Allow-Origin", "*"))
-        headers.append(("Access-Control-Expose-Headers", cors.EXPOSED_HEADERS))
-        headers.append(("Vary", "Accept, Accept-Language, Accept-Encoding"))
+        headers = list(self._headers(cid, negotiated.format, negotiated.content_language, validators))
         encoding = environ.get("HTTP_ACCEPT_ENCODING", "")
         if len(body) >= compression.MIN_SIZE and encoding and self._gzip_ok(encoding):
             body = gzip.compress(body, compresslevel=compression.LEVEL, mtime=0)
@@ -273,6 +267,27 @@ class FastJsonReads:
         self._count(cid, kind, method, started)
         self.answered += 1
         return _STATUS_200, headers, (b"" if method == "HEAD" else body)
+
+    def _headers_uncached(self, cid: str, fmt: str | None, content_language: str,
+                          validators: Any) -> tuple[tuple[str, str], ...]:
+        """Every header of a fast answer but its length and encoding: the same for every
+        request of one shape on one publication (``validators`` change with it)."""
+        collection = self.collections[cid]
+        headers = [
+            ("Content-Type", HEADERS["Content-Type"] if fmt is None else FORMAT_TYPES[F_JSON]),
+            *self.api_headers,
+            ("Content-Language", content_language),
+            ("Content-Crs", collection.content_crs),
+        ]
+        if validators is not None:
+            headers.append(("ETag", f'W/"{validators.etag}"'))
+            if validators.last_modified is not None:
+                headers.append(("Last-Modified", http_date(validators.last_modified)))
+            headers.append(("Cache-Control", f"public, max-age={max(0, int(self.layer.max_age))}"))
+        headers.append(("Access-Control-Allow-Origin", "*"))
+        headers.append(("Access-Control-Expose-Headers", cors.EXPOSED_HEADERS))
+        headers.append(("Vary", "Accept, Accept-Language, Accept-Encoding"))
+        return tuple(headers)
 
     def _count(self, cid: str, kind: str, method: str, started: float) -> None:
         try:
@@ -286,30 +301,31 @@ class FastJsonReads:
             state.count(cid, kind, "json")
 
     # -- documents, as pygeoapi's itemtypes builds them ---------------------------------
-    def _items(self, collection: Collection, negotiated: Negotiated, args: dict[str, str],
-               pairs: list[tuple[str, str]]) -> dict | None:
-        bbox_text = args.get("bbox")
-        bbox: list[float] | None = None
-        if bbox_text is not None:
-            bbox = [float(v) for v in bbox_text.split(",")]
-            if len(bbox) != 4 or not collection.crs84_storage:
-                return None
-        offset = int(args["offset"]) if "offset" in args else 0
-        limit = evaluate_limit(args.get("limit"), *collection.limits)
-        result = self.layer.store.query(
-            collection.id, bbox=bbox, limit=int(limit), offset=offset, sortby=[], properties=[],
-            where=None, select=None, skip_geometry=False,
-        )
-        features = result.features
-        content: dict[str, Any] = {
-            "type": "FeatureCollection",
-            "features": features,
-            "numberMatched": result.number_matched,
-            "numberReturned": len(features),
-        }
-        serialized = "".join(
-            f"&{quote(k, safe='')}={_quote_value(str(v))}" for k, v in pairs if k not in ("f", "offset")
-        )
+    def _limit_uncached(self, cid: str, text: str | None) -> int:
+        return int(evaluate_limit(text, *self.collections[cid].limits))
+
+    @staticmethod
+    def _shape(negotiated: Negotiated) -> tuple[str | None, str, str]:
+        """What the links of a document depend on in the negotiation (titles: the locale)."""
+        return negotiated.format, negotiated.content_language, str(negotiated.locale)
+
+    def _cached_links(self, key: tuple, build: Callable[[], Any]) -> Any:
+        """The links that one shape of request always gets (``key``: the collection, the
+        negotiation's ``_shape``, the rest of the request), built once. Shared between
+        answers, which only serialise them. Bounded: emptied when full."""
+        links = self._links.get(key)
+        if links is None:
+            if len(self._links) >= LINKS_CACHE_SIZE:
+                self._links.clear()
+            links = self._links[key] = build()
+        return links
+
+    def _items_links(self, collection: Collection, negotiated: Negotiated,
+                     rest: tuple[tuple[str, str], ...]) -> tuple[tuple[dict, ...], str, dict]:
+        """The links of an items page that do not depend on its rows or offset: the format
+        alternates, the collection link, and the query string prev/next repeat (``rest``:
+        the parameters but ``f`` and ``offset``)."""
+        serialized = "".join(f"&{quote(k, safe='')}={_quote_value(str(v))}" for k, v in rest)
         uri, titles, rel = collection.uri, negotiated.titles, self._rel
         links: list[dict[str, str]] = [
             {"type": "application/geo+json", "rel": rel(negotiated, F_JSON),
@@ -322,6 +338,38 @@ class FastJsonReads:
         for key, mimetype, name in collection.formatters:
             links.append({"type": mimetype, "rel": "alternate", "title": f"This document as {key}",
                           "href": f"{uri}?f={name}{serialized}"})
+        collection_link = {"type": FORMAT_TYPES[F_JSON], "title": titles["collection"], "rel": "collection",
+                           "href": uri.rsplit("/", 1)[0]}
+        return tuple(links), serialized, collection_link
+
+    def _items(self, collection: Collection, negotiated: Negotiated, args: dict[str, str],
+               pairs: list[tuple[str, str]]) -> dict | None:
+        bbox_text = args.get("bbox")
+        bbox: list[float] | None = None
+        if bbox_text is not None:
+            bbox = [float(v) for v in bbox_text.split(",")]
+            if len(bbox) != 4 or not collection.crs84_storage:
+                return None
+        offset = int(args["offset"]) if "offset" in args else 0
+        limit = self._limit(collection.id, args.get("limit"))
+        result = self.layer.store.query(
+            collection.id, bbox=bbox, limit=limit, offset=offset, sortby=[], properties=[],
+            where=None, select=None, skip_geometry=False,
+        )
+        features = result.features
+        content: dict[str, Any] = {
+            "type": "FeatureCollection",
+            "features": features,
+            "numberMatched": result.number_matched,
+            "numberReturned": len(features),
+        }
+        rest = tuple((k, v) for k, v in pairs if k not in ("f", "offset"))
+        head, serialized, collection_link = self._cached_links(
+            ("items", collection.id, self._shape(negotiated), rest),
+            lambda: self._items_links(collection, negotiated, rest),
+        )
+        links = list(head)
+        uri, titles = collection.uri, negotiated.titles
         matched = content.get("numberMatched", -1)
         next_link = (matched if matched is not None else -1) > limit + offset or len(features) == limit
         f_part = f"f={negotiated.format}&" if negotiated.format is not None else ""
@@ -331,23 +379,16 @@ class FastJsonReads:
         if next_link:
             links.append({"type": "application/geo+json", "rel": "next", "title": titles["Items (next)"],
                           "href": f"{uri}?{f_part}offset={offset + limit}{serialized}"})
-        links.append({"type": FORMAT_TYPES[F_JSON], "title": titles["collection"], "rel": "collection",
-                      "href": uri.rsplit("/", 1)[0]})
+        links.append(collection_link)
         content["links"] = links
         content["timeStamp"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         return content
 
-    def _item(self, collection: Collection, negotiated: Negotiated, identifier: str) -> dict | None:
-        if collection.provider_def.get("uri_field"):
-            return None
-        feature = self.layer.store.get(collection.id, identifier)
-        if feature is None:
-            return None  # Flask writes the 404
+    def _item_links(self, collection: Collection, negotiated: Negotiated, identifier: str) -> tuple[dict, ...]:
         uri = f"{collection.uri}/{identifier}"
         base = self.api.base_url
         titles, rel = negotiated.titles, self._rel
-        links = feature.setdefault("links", [])
-        links.extend([
+        return (
             {"type": FORMAT_TYPES[F_JSON], "rel": "root",
              "title": titles["The landing page of this server as JSON"], "href": f"{base}?f={F_JSON}"},
             {"type": FORMAT_TYPES[F_HTML], "rel": "root",
@@ -360,7 +401,17 @@ class FastJsonReads:
              "title": titles["This document as HTML"], "href": f"{uri}?f={F_HTML}"},
             {"rel": "collection", "type": FORMAT_TYPES[F_JSON], "title": titles["collection"],
              "href": collection.uri.rsplit("/", 1)[0]},
-        ])
+        )
+
+    def _item(self, collection: Collection, negotiated: Negotiated, identifier: str) -> dict | None:
+        if collection.provider_def.get("uri_field"):
+            return None
+        feature = self.layer.store.get(collection.id, identifier)
+        if feature is None:
+            return None  # Flask writes the 404
+        links = feature.setdefault("links", [])
+        links.extend(self._cached_links(("item", collection.id, self._shape(negotiated), identifier),
+                                        lambda: self._item_links(collection, negotiated, identifier)))
         if "prev" in feature or "next" in feature:
             return None  # pygeoapi's prev/next links: never produced by our stores
         return feature
