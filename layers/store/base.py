@@ -127,6 +127,22 @@ def geometries_to_geojson(geometries: np.ndarray) -> list[dict[str, Any] | None]
     return orjson.loads(joined)
 
 
+@dataclass(frozen=True)
+class LayerSnapshot:
+    """One publication of a layer, read as a whole: its metadata and its features.
+
+    For a reader that needs both (the fast JSON reads: validators from the metadata, then
+    the rows). The GeoPackage store reads both from the one file it opened — the same
+    publication even if a new one lands in between, and one check of the file's identity
+    instead of one per call; the PostGIS store reads them in two statements.
+    ``metadata`` is the store's own mapping: read it, never change it.
+    """
+
+    metadata: Mapping[str, Any]
+    get: Callable[[str], dict[str, Any] | None]  # Store.get for this publication
+    query: Callable[..., QueryResult]  # Store.query for this publication (keyword arguments)
+
+
 # -- the interface -------------------------------------------------------------------
 
 if TYPE_CHECKING:  # nearest.py imports this module: the type only, for the signature
@@ -155,6 +171,10 @@ class Store(Protocol):
 
     def metadata(self, layer_id: str) -> dict[str, Any] | None:
         """The metadata stored with the layer, or ``None`` if it was never published."""
+        ...
+
+    def snapshot(self, layer_id: str) -> LayerSnapshot | None:
+        """The layer's current publication (metadata and features), or ``None``."""
         ...
 
     def published(self) -> list[str]:

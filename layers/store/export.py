@@ -8,7 +8,8 @@ publication — a download that mixed two versions would be wrong without anyone
   fastest column-wise read there is (≈ 3× plain ``sqlite3`` rows). The file is opened once;
   a re-publication replaces it (``os.replace``), so the open file keeps being the version
   the export started on. Which version that is comes from the file's identity (inode, mtime,
-  size: ``server/http/caching.py`` uses the same), checked unchanged across the open.
+  size: the GeoPackage metadata's publication token, ``gpkg_reader.py``), checked unchanged
+  across the open.
 * PostGIS: keyset pages on the primary key (``fid > last ORDER BY fid LIMIT n``), one short
   autocommit statement each, every one returning the layer version it read (see
   ``postgis.py`` for why reads never span a transaction: a long-lived snapshot would also
@@ -27,7 +28,6 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pyarrow as pa
@@ -36,6 +36,7 @@ import pyarrow.compute as pc
 from layers.errors import StoreError
 
 from .geopackage import GeoPackageStore
+from .gpkg_reader import file_token
 
 DEFAULT_BATCH_SIZE = 10_000
 _OPEN_ATTEMPTS = 3
@@ -68,7 +69,7 @@ class LayerExport:
     releases the open file or stops the paging (also on a client that went away)."""
 
     layer_id: str
-    version: str  # the publication read: file identity (GeoPackage) or ``token-…`` (PostGIS)
+    version: str  # the publication read: ``token-…`` (GeoPackage: the file identity; PostGIS: its token)
     metadata: dict[str, Any]  # that publication's metadata (title, field_types, counts…)
     _batches: Iterator[Batch]
     _close: Callable[[], None] = field(default=lambda: None)
@@ -122,15 +123,6 @@ def open_export(store: Any, layer_id: str, batch_size: int = DEFAULT_BATCH_SIZE)
 # -- GeoPackage ---------------------------------------------------------------------------
 
 
-def file_identity(path: Path) -> str | None:
-    """What tells one published file from the next (``os.replace`` gives a new inode)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
-
-
 def typed_columns(table: pa.Table | pa.RecordBatch, field_types: dict[str, str]) -> pa.Table:
     """The batch columns in published order with their export types (a GDAL date column
     becomes ISO text, as the API serves it)."""
@@ -147,7 +139,7 @@ def _open_geopackage(store: GeoPackageStore, layer_id: str, batch_size: int) -> 
 
     path = store.path(layer_id)
     for _ in range(_OPEN_ATTEMPTS):
-        before = file_identity(path)
+        before = file_token(path)
         metadata = store.metadata(layer_id)
         if before is None or metadata is None:
             raise StoreError(f"la couche « {layer_id} » n'est pas publiée", file=path)
@@ -158,7 +150,7 @@ def _open_geopackage(store: GeoPackageStore, layer_id: str, batch_size: int) -> 
             datetime_as_string=True,
         )
         info, reader = context.__enter__()
-        if file_identity(path) == before:  # the file opened is the one the metadata came from
+        if file_token(path) == before:  # the file opened is the one the metadata came from
             break
         context.__exit__(None, None, None)  # replaced in between: open the new one
     else:
@@ -184,4 +176,6 @@ def _open_geopackage(store: GeoPackageStore, layer_id: str, batch_size: int) -> 
             closed = True
             context.__exit__(None, None, None)
 
-    return LayerExport(layer_id, before, metadata, batches(), close)
+    # Named as the metadata's publication token names it (gpkg_reader: the file identity), so
+    # that the download's key is the one computed before the export (``publication_identity``).
+    return LayerExport(layer_id, f"token-{before}", metadata, batches(), close)

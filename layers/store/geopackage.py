@@ -11,6 +11,7 @@ temporary file.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import secrets
@@ -28,9 +29,9 @@ import shapely
 
 from layers.errors import PublicationError, StoreError
 
-from .base import BBox, QueryResult, Where
+from .base import BBox, LayerSnapshot, QueryResult, Where
 from .gpkg_query import count_all, get_feature, run_query
-from .gpkg_reader import METADATA_TABLE, LayerReaders, OpenLayer, quote
+from .gpkg_reader import METADATA_TABLE, LayerReaders, OpenLayer, file_token, quote
 from .nearest import Neighbour, nearest_features
 
 STORE_FORMAT_VERSION = 1
@@ -284,6 +285,13 @@ def _complete_file(path: Path, layer_id: str, metadata: dict[str, Any]) -> None:
         connection.close()
 
 
+# ``query``'s defaults, for a snapshot's (``run_query`` takes every argument).
+_QUERY_DEFAULTS: dict[str, Any] = {
+    "bbox": None, "limit": 10, "offset": 0, "sortby": None, "properties": None, "where": None,
+    "select": None, "skip_geometry": False, "count": True,
+}
+
+
 class GeoPackageStore:
     """The ``Store`` interface on GeoPackage files in ``data_dir``."""
 
@@ -353,7 +361,9 @@ class GeoPackageStore:
             _fsync(temporary)
             os.replace(temporary, final)
             _fsync(self.data_dir)  # the rename itself is durable
-            return full
+            token = file_token(final)
+            # As metadata() will give it: with this publication's token (not stored in the file).
+            return full if token is None else {**full, "store": {**full["store"], "publication": token}}
         except PublicationError as exc:
             self._discard(temporary)
             if exc.file is None:
@@ -384,6 +394,19 @@ class GeoPackageStore:
         if layer is None or not layer.metadata:
             return None
         return dict(layer.metadata)
+
+    def snapshot(self, layer_id: str) -> LayerSnapshot | None:
+        try:
+            layer = self._readers.get(self.path(layer_id), layer_id)
+        except StoreError:
+            return None
+        if layer is None or not layer.metadata:
+            return None
+        if layer.snapshot is None:  # once per opened file (two threads may both make it: same)
+            layer.snapshot = LayerSnapshot(
+                layer.metadata, functools.partial(get_feature, layer), functools.partial(run_query, layer, **_QUERY_DEFAULTS)
+            )
+        return layer.snapshot
 
     def columns(self, layer_id: str) -> tuple[str, ...]:
         return self._layer(layer_id).columns

@@ -122,6 +122,7 @@ class OpenLayer:
     metadata: dict[str, Any]
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: LayerCache = field(default_factory=LayerCache)
+    snapshot: Any = field(default=None, repr=False)  # its LayerSnapshot, made once by the store
 
     @property
     def field_types(self) -> dict[str, str]:
@@ -138,6 +139,21 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def publication_token(identity: tuple[int, int, int]) -> str:
+    """The GeoPackage store's publication token (the PostGIS store draws one): the published
+    file's identity, new at each publication since a re-publication replaces the file."""
+    return "{}-{}-{}".format(*identity)
+
+
+def file_token(path: Path) -> str | None:
+    """The publication token of the file at ``path`` now, or None if it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return publication_token((st.st_ino, st.st_mtime_ns, st.st_size))
 
 
 def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLayer:
@@ -173,6 +189,11 @@ def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLaye
             f"SELECT metadata FROM {METADATA_TABLE} WHERE layer_id = ?", (layer_id,)
         ).fetchone()
         metadata = orjson.loads(row[0]) if row else {}
+        if metadata:
+            # This publication's token, as the PostGIS store writes one: the file's identity
+            # (a re-publication replaces the file). The HTTP validators and the download
+            # cache key on it without a stat of their own (server/http/caching.py).
+            metadata["store"] = {**(metadata.get("store") or {}), "publication": publication_token(identity)}
     except sqlite3.Error as exc:
         connection.close()
         raise StoreError(f"fichier de la couche « {layer_id} » illisible : {exc}", file=path) from None

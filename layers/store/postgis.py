@@ -24,6 +24,7 @@ and runs the read again. The few reads made of two statements (``nearest``,
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from collections import OrderedDict
@@ -40,7 +41,7 @@ import shapely
 from layers.errors import StoreError
 
 from . import pg_point_index, pg_write
-from .base import BBox, InvalidQueryError, QueryResult, Where
+from .base import BBox, InvalidQueryError, LayerSnapshot, QueryResult, Where
 from .nearest import Neighbour
 from .pg_nearest import check_position, disc_statement, knn_statement, neighbours, rank
 from .pg_pool import DEFAULT_POOL_SIZE, Connections, StoreUnavailableError, redact, split_url
@@ -161,6 +162,15 @@ class PostGISStore:
         # but never change nested values. (A deep copy of the ingestion report it holds cost
         # half of a first-page request in a profile.)
         return dict(info.metadata) if info is not None else None
+
+    def snapshot(self, layer_id: str) -> LayerSnapshot | None:
+        # Two reads, not one: the metadata row now, the rows at each call (each checked
+        # against its own version by ``_read``). A publication landing in between pairs this
+        # metadata with the next version's rows, as separate metadata()/get() calls would.
+        metadata = self.metadata(layer_id)
+        if metadata is None:
+            return None
+        return LayerSnapshot(metadata, functools.partial(self.get, layer_id), functools.partial(self.query, layer_id))
 
     def columns(self, layer_id: str) -> tuple[str, ...]:
         return self._info(layer_id, fresh=True).columns

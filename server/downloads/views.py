@@ -128,7 +128,7 @@ def download(collection_id: str, fmt: str) -> Response:
     options = check_parameters(chosen, request.args, points)
     credits = Credits.of(spec)
     last_modified = _published_at(metadata)
-    key = download_key(publication_identity(store, collection_id, metadata), chosen, options, credits)
+    key = download_key(publication_identity(metadata), chosen, options, credits)
 
     def finish(response: Response, final_key: str) -> Response:
         return _finish(response, collection_id, chosen, final_key, credits, last_modified, settings.cache_max_age)

@@ -5,9 +5,9 @@ so a revalidation that matches costs one ``stat`` per layer and no query:
 
 - a collection's resources (``/collections/{id}``, ``/items``, ``/items/{fid}``,
   ``/queryables``, ``/schema``) depend on that layer: its ``published_at`` and the
-  identity of that publication (``publication_identity``: the PostGIS store's token,
-  new at each publication; for the GeoPackage store, the published file's inode, mtime
-  and size — a re-publication replaces the file with ``os.replace`` — so even two
+  identity of that publication (``publication_identity``: the store's publication token,
+  new at each publication — for the GeoPackage store, the published file's inode, mtime
+  and size, since a re-publication replaces the file with ``os.replace`` — so even two
   publications within one second differ);
 - the landing page, ``/conformance``, ``/collections`` and ``/openapi`` depend on the set
   of served layers, i.e. on all of them;
@@ -27,16 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from flask import Request, Response
 from werkzeug.http import is_resource_modified
 
-from layers.errors import GeocommuneError
 from layers.store import Store
 
 from .routing import GLOBAL_KINDS, CollectionInfo, Route
@@ -48,23 +45,13 @@ class Validators:
     last_modified: dt.datetime | None
 
 
-def publication_identity(store: Store, layer_id: str, metadata: dict) -> str:
-    """What tells one publication of a layer from the next, whichever the store.
-
-    PostGIS: ``metadata["store"]["publication"]``, a token drawn at each publication. The
-    GeoPackage store writes no token: the identity of the published file stands for it.
-    """
+def publication_identity(metadata: Mapping[str, Any]) -> str:
+    """What tells one publication of a layer from the next, whichever the store: the
+    metadata's ``store.publication`` token — drawn at each publication by the PostGIS store,
+    the published file's identity for the GeoPackage store (``gpkg_reader.publication_token``).
+    No system call: the store checked the publication when it gave the metadata."""
     token = (metadata.get("store") or {}).get("publication")
-    if token:
-        return f"token-{token}"
-    try:
-        where = store.path(layer_id)
-        if not isinstance(where, Path):  # a location, not a file (a store without token)
-            return "absent"
-        st = os.stat(where)
-    except (OSError, GeocommuneError):
-        return "absent"
-    return f"{st.st_ino}-{st.st_mtime_ns}-{st.st_size}"
+    return f"token-{token}" if token else "absent"
 
 
 def _layer_state(
@@ -76,7 +63,7 @@ def _layer_state(
     except Exception:  # noqa: BLE001 — an unreadable layer: no validator, pygeoapi answers
         metadata = {}
     published = str(metadata.get("published_at", ""))
-    return published, publication_identity(store, info.id, metadata), _published_when(published)
+    return published, publication_identity(metadata), _published_when(published)
 
 
 @lru_cache(maxsize=256)

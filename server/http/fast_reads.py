@@ -52,6 +52,8 @@ from .params import Context, validate
 from .routing import Route
 
 if TYPE_CHECKING:
+    from layers.store.base import LayerSnapshot
+
     from .layer import HttpLayer
 
 LOGGER = logging.getLogger("geocommune.http")
@@ -237,9 +239,11 @@ class FastJsonReads:
             return None
         layer = self.layer
         info = layer.collections[cid]
-        metadata = layer.store.metadata(cid)
-        if metadata is None:
+        # The metadata, the validators and the rows of one answer: one publication.
+        snapshot = layer.store.snapshot(cid)
+        if snapshot is None:
             return None
+        metadata = snapshot.metadata
         kind = "item" if item is not None else "items"
         if pairs:  # without any parameter there is nothing to refuse
             try:
@@ -252,9 +256,9 @@ class FastJsonReads:
             lambda _layer_id: metadata,
         )
         if item is not None:
-            document = self._item(collection, negotiated, item)
+            document = self._item(collection, negotiated, snapshot, item)
         else:
-            document = self._items(collection, negotiated, args, pairs)
+            document = self._items(collection, negotiated, snapshot, args, pairs)
         if document is None:
             return None
         body = orjson.dumps(document)
@@ -342,8 +346,8 @@ class FastJsonReads:
                            "href": uri.rsplit("/", 1)[0]}
         return tuple(links), serialized, collection_link
 
-    def _items(self, collection: Collection, negotiated: Negotiated, args: dict[str, str],
-               pairs: list[tuple[str, str]]) -> dict | None:
+    def _items(self, collection: Collection, negotiated: Negotiated, snapshot: LayerSnapshot,
+               args: dict[str, str], pairs: list[tuple[str, str]]) -> dict | None:
         bbox_text = args.get("bbox")
         bbox: list[float] | None = None
         if bbox_text is not None:
@@ -352,8 +356,8 @@ class FastJsonReads:
                 return None
         offset = int(args["offset"]) if "offset" in args else 0
         limit = self._limit(collection.id, args.get("limit"))
-        result = self.layer.store.query(
-            collection.id, bbox=bbox, limit=limit, offset=offset, sortby=[], properties=[],
+        result = snapshot.query(
+            bbox=bbox, limit=limit, offset=offset, sortby=[], properties=[],
             where=None, select=None, skip_geometry=False,
         )
         features = result.features
@@ -403,10 +407,11 @@ class FastJsonReads:
              "href": collection.uri.rsplit("/", 1)[0]},
         )
 
-    def _item(self, collection: Collection, negotiated: Negotiated, identifier: str) -> dict | None:
+    def _item(self, collection: Collection, negotiated: Negotiated, snapshot: LayerSnapshot,
+              identifier: str) -> dict | None:
         if collection.provider_def.get("uri_field"):
             return None
-        feature = self.layer.store.get(collection.id, identifier)
+        feature = snapshot.get(identifier)
         if feature is None:
             return None  # Flask writes the 404
         links = feature.setdefault("links", [])

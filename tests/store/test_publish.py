@@ -105,6 +105,7 @@ def test_file_is_a_geopackage_with_rtree_and_metadata(store, typed_frame):
     assert meta["field_types"]["jours"] == "array" and meta["field_types"]["id"] == "string"
     assert meta["layer"] == "essai" and meta["licence"] == "lo-2.0"
     assert store.metadata("essai") == meta
+    assert meta["store"] == {"format": "GeoPackage", "version": 1, "publication": meta["store"]["publication"]}
     assert store.metadata("jamais") is None
     assert store.published() == ["essai"]
     assert store.count("essai") == 4
@@ -245,6 +246,29 @@ def test_republication_is_seen_by_an_open_reader(store, typed_frame):
     assert reader.metadata("essai")["version"] == 2
     # The writer's own reader too.
     assert store.get("essai", "d-4") is None
+
+
+def test_a_snapshot_reads_one_publication_and_its_token_names_it(store, typed_frame):
+    """The fast JSON reads take the metadata (ETag) and the rows from one snapshot: a
+    re-publication in between must not pair the old ETag with the new rows."""
+    first = store.publish("essai", typed_frame, {"version": 1}, TYPED_FIELDS)
+    token = first["store"]["publication"]
+    assert store.metadata("essai") == first  # publish() gives what metadata() will give
+    reader = GeoPackageStore(store.data_dir)
+    snapshot = reader.snapshot("essai")
+    assert snapshot.metadata["store"]["publication"] == token and snapshot.metadata["version"] == 1
+    second = store.publish("essai", _version_2(typed_frame).iloc[:2], {"version": 2}, TYPED_FIELDS)
+    assert second["store"]["publication"] != token
+    # The snapshot taken before keeps reading the first publication, rows and all…
+    assert snapshot.get("a-1")["properties"]["code_insee"] == "06000"
+    assert snapshot.query(limit=10).number_matched == 4
+    assert snapshot.get("d-4") is not None
+    # …while a new one reads the second.
+    fresh = reader.snapshot("essai")
+    assert fresh.metadata["store"]["publication"] == second["store"]["publication"]
+    assert fresh.get("a-1")["properties"]["code_insee"] == "99999" and fresh.get("d-4") is None
+    assert fresh.query().number_matched == 2
+    assert reader.snapshot("absente") is None and reader.snapshot("../x") is None
 
 
 def test_unpublished_layer_is_a_store_error(store):
