@@ -386,21 +386,21 @@ class GeoPackageStore:
             Path(f"{temporary}{suffix}").unlink(missing_ok=True)
 
     # -- read ----------------------------------------------------------------------
-    def metadata(self, layer_id: str) -> dict[str, Any] | None:
+    def _published(self, layer_id: str) -> OpenLayer | None:
+        """The open file of a published layer, or None (unknown, invalid id, no metadata)."""
         try:
             layer = self._readers.get(self.path(layer_id), layer_id)
         except StoreError:
             return None
-        if layer is None or not layer.metadata:
-            return None
-        return dict(layer.metadata)
+        return layer if layer is not None and layer.metadata else None
+
+    def metadata(self, layer_id: str) -> dict[str, Any] | None:
+        layer = self._published(layer_id)
+        return dict(layer.metadata) if layer is not None else None
 
     def snapshot(self, layer_id: str) -> LayerSnapshot | None:
-        try:
-            layer = self._readers.get(self.path(layer_id), layer_id)
-        except StoreError:
-            return None
-        if layer is None or not layer.metadata:
+        layer = self._published(layer_id)
+        if layer is None:
             return None
         if layer.snapshot is None:  # once per opened file (two threads may both make it: same)
             layer.snapshot = LayerSnapshot(
