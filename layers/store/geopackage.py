@@ -402,11 +402,11 @@ class GeoPackageStore:
         layer = self._published(layer_id)
         if layer is None:
             return None
-        if layer.snapshot is None:  # once per opened file (two threads may both make it: same)
-            layer.snapshot = LayerSnapshot(
-                layer.metadata, functools.partial(get_feature, layer), functools.partial(run_query, layer, **_QUERY_DEFAULTS)
-            )
-        return layer.snapshot
+        # Made at each call, not kept on the layer: a layer → snapshot → layer cycle would keep
+        # a replaced file open (and its disk space taken) until the cyclic GC came by.
+        return LayerSnapshot(
+            layer.metadata, functools.partial(get_feature, layer), functools.partial(run_query, layer, **_QUERY_DEFAULTS)
+        )
 
     def columns(self, layer_id: str) -> tuple[str, ...]:
         return self._layer(layer_id).columns

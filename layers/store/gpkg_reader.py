@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,7 +123,6 @@ class OpenLayer:
     metadata: dict[str, Any]
     lock: threading.Lock = field(default_factory=threading.Lock)
     cache: LayerCache = field(default_factory=LayerCache)
-    snapshot: Any = field(default=None, repr=False)  # its LayerSnapshot, made once by the store
 
     @property
     def field_types(self) -> dict[str, str]:
@@ -150,10 +150,10 @@ def publication_token(identity: tuple[int, int, int]) -> str:
 def file_token(path: Path) -> str | None:
     """The publication token of the file at ``path`` now, or None if it cannot be read."""
     try:
-        st = os.stat(path)
+        identity = _identity(path)
     except OSError:
         return None
-    return publication_token((st.st_ino, st.st_mtime_ns, st.st_size))
+    return publication_token(identity) if identity is not None else None
 
 
 def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLayer:
@@ -200,7 +200,7 @@ def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLaye
     except BaseException:
         connection.close()
         raise
-    return OpenLayer(
+    opened = OpenLayer(
         path=path,
         identity=identity,
         connection=connection,
@@ -211,6 +211,11 @@ def _open(path: Path, layer_id: str, identity: tuple[int, int, int]) -> OpenLaye
         columns=columns,
         metadata=metadata,
     )
+    # Closed with its last user. A sqlite3 connection sits in a reference cycle of its own
+    # (its statement cache), so left alone it would wait for the cyclic GC — keeping a
+    # replaced file open, and its disk space taken, long after a re-publication.
+    weakref.finalize(opened, connection.close)
+    return opened
 
 
 class LayerReaders:

@@ -4,8 +4,11 @@ failure at any step leaves the published layer exactly as it was."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
+import os
 import sqlite3
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -269,6 +272,37 @@ def test_a_snapshot_reads_one_publication_and_its_token_names_it(store, typed_fr
     assert fresh.get("a-1")["properties"]["code_insee"] == "99999" and fresh.get("d-4") is None
     assert fresh.query().number_matched == 2
     assert reader.snapshot("absente") is None and reader.snapshot("../x") is None
+
+
+def _open_deleted_files() -> list[str]:
+    targets = []
+    for fd in Path("/proc/self/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:
+            continue
+    return [t for t in targets if t.endswith(" (deleted)") and ".gpkg" in t]
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc (Linux)")
+def test_a_replaced_file_is_let_go_with_its_last_snapshot(store, typed_frame):
+    """The previous publication's file stays open while a snapshot reads it, and is closed
+    as soon as the last one is dropped — not at some later pass of the cyclic GC (a sqlite3
+    connection is in a reference cycle of its own)."""
+    store.publish("essai", typed_frame, {"version": 1}, TYPED_FIELDS)
+    reader = GeoPackageStore(store.data_dir)
+    gc.disable()
+    try:
+        snapshot = reader.snapshot("essai")
+        assert snapshot.get("a-1") is not None
+        store.publish("essai", _version_2(typed_frame), {"version": 2}, TYPED_FIELDS)
+        assert reader.snapshot("essai").metadata["version"] == 2  # the reader moved on
+        assert store.metadata("essai")["version"] == 2  # and the writer's own reader
+        assert any("essai.gpkg" in t for t in _open_deleted_files())  # the old file, still read
+        del snapshot
+        assert _open_deleted_files() == []
+    finally:
+        gc.enable()
 
 
 def test_unpublished_layer_is_a_store_error(store):
